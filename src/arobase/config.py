@@ -1,0 +1,270 @@
+"""Configuration: one TOML file in the data directory, overridable by environment variables.
+
+Every key is declared once in SCHEMA with its type, default and help text; the file written by
+`init` is generated from it, so the documentation of a key can never drift from its parser.
+Unknown sections and keys are errors: a typo must never be silently ignored.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+CONFIG_NAME = "arobase.toml"
+ENV_PREFIX = "AROBASE_"
+ENV_DATA = "AROBASE_DATA"
+
+
+class ConfigError(Exception):
+    """A configuration problem, worded for the person who has to fix it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    default: Any
+    help: str
+    check: Callable[[Any], str | None] | None = None  # returns a problem, or None when fine
+
+    @property
+    def type(self) -> type:
+        return type(self.default)
+
+
+def _listen_address(value: str) -> str | None:
+    if value == "":
+        return None
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        return 'must be HOST:PORT (for example 127.0.0.1:2525) or "" to disable'
+    return None
+
+
+def _positive(value: int) -> str | None:
+    return None if value > 0 else "must be greater than 0"
+
+
+def _not_negative(value: int) -> str | None:
+    return None if value >= 0 else "must be 0 or more"
+
+
+def _one_of(*choices: str) -> Callable[[str], str | None]:
+    def check(value: str) -> str | None:
+        return None if value in choices else "must be one of " + ", ".join(map(repr, choices))
+
+    return check
+
+
+def _hostname(value: str) -> str | None:
+    labels = value.rstrip(".").split(".")
+    if not value or any(not label or len(label) > 63 for label in labels):
+        return "must be a fully qualified host name such as mail.example.org"
+    return None
+
+
+LISTEN_DEFAULTS = {
+    "mx": ("127.0.0.1:2525", "0.0.0.0:25", "SMTP from other servers (MX), STARTTLS offered"),
+    "submission": ("127.0.0.1:2587", "0.0.0.0:587", "SMTP submission by our users, STARTTLS"),
+    "submissions": ("127.0.0.1:2465", "0.0.0.0:465", "SMTP submission over implicit TLS"),
+    "imap": ("127.0.0.1:2143", "0.0.0.0:143", "IMAP, STARTTLS"),
+    "imaps": ("127.0.0.1:2993", "0.0.0.0:993", "IMAP over implicit TLS"),
+    "pop3": ("127.0.0.1:2110", "0.0.0.0:110", "POP3, STLS"),
+    "pop3s": ("127.0.0.1:2995", "0.0.0.0:995", "POP3 over implicit TLS"),
+    "http": ("127.0.0.1:8080", "0.0.0.0:443", "webmail (HTTPS in production)"),
+}
+
+SCHEMA: dict[str, dict[str, Key]] = {
+    "server": {
+        "hostname": Key("mail.example.test", "name of this server in SMTP greetings and Received headers", _hostname),
+    },
+    "listen": {
+        name: Key(dev, f'{help}; "" disables it', _listen_address)
+        for name, (dev, _prod, help) in LISTEN_DEFAULTS.items()
+    },
+    "tls": {
+        "cert": Key("tls/cert.pem", "PEM certificate chain, relative to the data directory"),
+        "key": Key("tls/key.pem", "PEM private key, relative to the data directory"),
+    },
+    "store": {
+        "backend": Key("sqlite", "where mail is kept: sqlite (embedded, with blob files)", _one_of("sqlite")),
+        "fsync": Key(True, "flush every accepted message to disk before acknowledging it"),
+        "blob_grace_seconds": Key(600, "age before an unreferenced blob may be swept", _not_negative),
+    },
+    "accounts": {
+        "default_quota": Key(0, "mailbox quota in bytes for new accounts; 0 means unlimited", _not_negative),
+        "subaddress_separator": Key("+", 'user+tag@domain delivers to user; "" disables it'),
+    },
+    "smtp": {
+        "max_message_size": Key(52_428_800, "largest message accepted, in bytes", _positive),
+        "max_recipients": Key(100, "most recipients accepted for one message", _positive),
+    },
+    "auth": {
+        "allow_plaintext_on_loopback": Key(False, "development only: allow passwords without TLS from 127.0.0.0/8"),
+    },
+    "log": {
+        "level": Key("info", "debug, info, warning or error", _one_of("debug", "info", "warning", "error")),
+    },
+}
+
+
+class Section(Mapping[str, Any]):
+    """Read-only view of one section, with attribute access: `config.smtp.max_recipients`."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self._values = values
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self._values[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
+class Config:
+    """The validated configuration of one data directory."""
+
+    def __init__(self, data_dir: Path, values: dict[str, dict[str, Any]]) -> None:
+        self.data_dir = data_dir
+        self._sections = {name: Section(section) for name, section in values.items()}
+
+    def __getattr__(self, name: str) -> Section:
+        try:
+            return self._sections[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def path(self, relative: str) -> Path:
+        """Resolve a path setting against the data directory."""
+        return (self.data_dir / relative).resolve()
+
+    @property
+    def tls_cert(self) -> Path:
+        return self.path(self.tls.cert)
+
+    @property
+    def tls_key(self) -> Path:
+        return self.path(self.tls.key)
+
+
+def defaults() -> dict[str, dict[str, Any]]:
+    return {section: {k: key.default for k, key in keys.items()} for section, keys in SCHEMA.items()}
+
+
+def load(data_dir: Path, environ: Mapping[str, str] | None = None) -> Config:
+    """Read DATA/arobase.toml, apply AROBASE_<SECTION>_<KEY> overrides, validate everything."""
+    environ = os.environ if environ is None else environ
+    path = data_dir / CONFIG_NAME
+    try:
+        with path.open("rb") as f:
+            raw = tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: not found (create it with `arobase init {data_dir}`)") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: invalid TOML: {e}") from None
+    values = defaults()
+    for section, keys in raw.items():
+        if section not in SCHEMA:
+            raise ConfigError(f"{path}: unknown section [{section}]{_suggest(section, SCHEMA)}")
+        if not isinstance(keys, dict):
+            raise ConfigError(f"{path}: {section} must be a [section]")
+        for name, value in keys.items():
+            where = f"{path}: {section}.{name}"
+            values[section][name] = _validate(where, section, name, value)
+    for var, text in environ.items():
+        if not var.startswith(ENV_PREFIX) or var == ENV_DATA:
+            continue
+        section, name = _env_target(var)
+        values[section][name] = _validate(
+            f"environment variable {var}", section, name, _from_env(var, text, SCHEMA[section][name])
+        )
+    return Config(data_dir.resolve(), values)
+
+
+def _validate(where: str, section: str, name: str, value: Any) -> Any:
+    keys = SCHEMA[section]
+    if name not in keys:
+        raise ConfigError(f"{where}: unknown key{_suggest(name, keys)}")
+    key = keys[name]
+    if type(value) is not key.type:
+        raise ConfigError(f"{where}: must be {_type_name(key.type)}, not {_type_name(type(value))}")
+    problem = key.check(value) if key.check else None
+    if problem:
+        raise ConfigError(f"{where}: {value!r} {problem}")
+    return value
+
+
+def _env_target(var: str) -> tuple[str, str]:
+    rest = var[len(ENV_PREFIX) :].lower()
+    for section in SCHEMA:
+        if rest.startswith(section + "_") and rest[len(section) + 1 :] in SCHEMA[section]:
+            return section, rest[len(section) + 1 :]
+    raise ConfigError(
+        f"environment variable {var}: no such setting "
+        f"(expected {ENV_PREFIX}<SECTION>_<KEY>, for example AROBASE_LISTEN_MX)"
+    )
+
+
+def _from_env(var: str, text: str, key: Key) -> Any:
+    if key.type is bool:
+        lowered = text.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off"}:
+            return False
+        raise ConfigError(f"environment variable {var}: {text!r} must be true or false")
+    if key.type is int:
+        try:
+            return int(text)
+        except ValueError:
+            raise ConfigError(f"environment variable {var}: {text!r} must be an integer") from None
+    return text
+
+
+def _type_name(t: type) -> str:
+    return {bool: "true or false", int: "an integer", str: "a string"}.get(t, t.__name__)
+
+
+def _suggest(name: str, choices: Mapping[str, Any]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def render(overrides: Mapping[str, Mapping[str, Any]] | None = None, *, production: bool = False) -> str:
+    """The commented TOML file `init` writes: every key, its help and its default."""
+    overrides = overrides or {}
+    lines = [
+        "# Arobase configuration. Every key is shown with its default.",
+        "# Environment variables AROBASE_<SECTION>_<KEY> override these values.",
+    ]
+    for section, keys in SCHEMA.items():
+        lines += ["", f"[{section}]"]
+        for name, key in keys.items():
+            default = key.default
+            if production and section == "listen":
+                default = LISTEN_DEFAULTS[name][1]
+            value = overrides.get(section, {}).get(name, default)
+            lines.append(f"# {key.help} (default: {_toml_value(key.default)})")
+            lines.append(f"{name} = {_toml_value(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -1,0 +1,1006 @@
+"""The embedded store: SQLite in WAL mode for metadata, content-addressed files for messages.
+
+Reads use one connection per thread and see committed data only. Writes go through the single
+writer (see writer.py) and are therefore serialised and group-committed; they return `Pending`.
+No SQL lives outside this package.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+from ..addressing import domain_display
+from ..mime import ParsedMessage, parse_message
+from . import migrate
+from .blobs import BlobStore
+from .errors import AlreadyExists, InvalidOperation, MigrationRequired, NotFound, QuotaExceeded
+from .feed import ChangeFeed
+from .models import (
+    DELIMITER,
+    SPECIAL_MAILBOXES,
+    SYSTEM_FLAGS,
+    Account,
+    Alias,
+    Change,
+    ChangeKind,
+    Domain,
+    Mailbox,
+    Message,
+)
+from .writer import Pending, Transaction, Writer
+
+_FLAG_BITS = {flag.lower(): 1 << i for i, flag in enumerate(SYSTEM_FLAGS)}
+_SEEN = _FLAG_BITS["\\seen"]
+
+_MAILBOX_COLUMNS = (
+    "id, account_id, name, special_use, subscribed, selectable, uidvalidity, uidnext,"
+    " highestmodseq, messages, unseen, size"
+)
+_ACCOUNT_COLUMNS = "id, address, key, display_name, password_hash, quota, disabled, used"
+_MESSAGE_COLUMNS = (
+    "m.mailbox_id, m.uid, m.modseq, m.flags, m.keywords, m.internal_date, m.internal_tz, m.save_date, m.size, b.hash"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBlob:
+    """A message whose bytes are already durable on disk, ready to be delivered or appended."""
+
+    hash: str
+    size: int
+    parsed: ParsedMessage | None  # None when the store already knows this content
+
+
+def encode_flags(flags: Iterable[str]) -> tuple[int, str]:
+    bits = 0
+    keywords = []
+    for flag in flags:
+        bit = _FLAG_BITS.get(flag.lower())
+        if bit is not None:
+            bits |= bit
+        elif flag and not flag.startswith("\\") and flag not in keywords:
+            keywords.append(flag)
+    return bits, " ".join(keywords)
+
+
+def decode_flags(bits: int, keywords: str) -> frozenset[str]:
+    flags = {flag for i, flag in enumerate(SYSTEM_FLAGS) if bits & (1 << i)}
+    flags.update(keywords.split())
+    return frozenset(flags)
+
+
+def normalize_mailbox_name(name: str) -> str:
+    """Check a mailbox name and give INBOX its canonical case (INBOX is case-insensitive)."""
+    if not name or name.startswith(DELIMITER) or name.endswith(DELIMITER):
+        raise InvalidOperation(f"invalid mailbox name {name!r}")
+    parts = name.split(DELIMITER)
+    if any(not part or part.strip() != part or any(ord(c) < 32 or ord(c) == 127 for c in part) for part in parts):
+        raise InvalidOperation(f"invalid mailbox name {name!r}")
+    if len(name.encode()) > 1000:
+        raise InvalidOperation("mailbox name too long")
+    if parts[0].upper() == "INBOX":
+        parts[0] = "INBOX"
+    return DELIMITER.join(parts)
+
+
+def _to_epoch(moment: datetime) -> tuple[int, int]:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    offset = moment.utcoffset() or timedelta()
+    return int(moment.timestamp()), int(offset.total_seconds() // 60)
+
+
+def _from_epoch(seconds: int, tz_minutes: int = 0) -> datetime:
+    return datetime.fromtimestamp(seconds, timezone(timedelta(minutes=tz_minutes)))
+
+
+class SQLiteStore:
+    def __init__(self, data_dir: Path, *, fsync: bool = True, blob_grace: float = 600.0) -> None:
+        self.data_dir = data_dir
+        self.db_path = data_dir / "store.db"
+        self.blobs = BlobStore(data_dir / "blobs", fsync=fsync)
+        self.fsync = fsync
+        self.blob_grace = blob_grace
+        self.feed = ChangeFeed()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        version = migrate.current_version(self._reader())
+        if version < migrate.latest_version():
+            self._close_readers()
+            raise MigrationRequired(
+                f"the store in {data_dir} is at schema version {version}, this release needs "
+                f"{migrate.latest_version()}: run `arobase --data {data_dir} migrate`"
+            )
+        self._writer = Writer(self._connect, self.feed.publish)
+
+    # -- connections -----------------------------------------------------------------------
+
+    @classmethod
+    def migrate(cls, data_dir: Path) -> list[int]:
+        """Create or upgrade the database schema; returns the versions applied."""
+        data_dir.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(data_dir / "store.db", isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            return migrate.migrate(db)
+        finally:
+            db.close()
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.db_path, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute(f"PRAGMA synchronous = {'FULL' if self.fsync else 'OFF'}")
+        db.execute("PRAGMA foreign_keys = ON")
+        db.execute("PRAGMA busy_timeout = 10000")
+        return db
+
+    def _reader(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = self._connect()
+            db.execute("PRAGMA query_only = ON")
+            with self._readers_lock:
+                self._readers.append(db)
+        return db
+
+    def _close_readers(self) -> None:
+        with self._readers_lock:
+            for db in self._readers:
+                db.close()
+            self._readers.clear()
+        self._local = threading.local()
+
+    def close(self) -> None:
+        """Finish queued writes and release the database."""
+        self._writer.close()
+        self._close_readers()
+
+    @property
+    def writer_stats(self):  # type: ignore[no-untyped-def]
+        return self._writer.stats
+
+    def _write(self, run):  # type: ignore[no-untyped-def]
+        return self._writer.submit(run)
+
+    # -- domains ---------------------------------------------------------------------------
+
+    def add_domain(self, name: str) -> Pending[Domain]:
+        def run(tx: Transaction) -> Domain:
+            try:
+                cur = tx.db.execute("INSERT INTO domains (name, created) VALUES (?, ?)", (name, int(time.time())))
+            except sqlite3.IntegrityError:
+                raise AlreadyExists(f"domain {name} already exists") from None
+            return _domain(cur.lastrowid, name)
+
+        return self._write(run)
+
+    def get_domain(self, name: str) -> Domain | None:
+        row = self._reader().execute("SELECT id, name FROM domains WHERE name = ?", (name,)).fetchone()
+        return _domain(*row) if row else None
+
+    def list_domains(self) -> list[Domain]:
+        rows = self._reader().execute("SELECT id, name FROM domains ORDER BY name").fetchall()
+        return [_domain(*row) for row in rows]
+
+    def domain_usage(self, domain_id: int) -> tuple[int, int]:
+        """(accounts, aliases) in a domain."""
+        db = self._reader()
+        accounts = db.execute("SELECT count(*) FROM accounts WHERE domain_id = ?", (domain_id,)).fetchone()[0]
+        aliases = db.execute("SELECT count(*) FROM aliases WHERE domain_id = ?", (domain_id,)).fetchone()[0]
+        return accounts, aliases
+
+    def remove_domain(self, name: str) -> Pending[None]:
+        def run(tx: Transaction) -> None:
+            row = tx.db.execute("SELECT id FROM domains WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                raise NotFound(f"no domain {name}")
+            used = tx.db.execute(
+                "SELECT (SELECT count(*) FROM accounts WHERE domain_id = ?)"
+                " + (SELECT count(*) FROM aliases WHERE domain_id = ?)",
+                (row[0], row[0]),
+            ).fetchone()[0]
+            if used:
+                raise InvalidOperation(f"domain {name} still has {used} accounts or aliases; remove them first")
+            tx.db.execute("DELETE FROM domains WHERE id = ?", (row[0],))
+
+        return self._write(run)
+
+    # -- accounts --------------------------------------------------------------------------
+
+    def add_account(
+        self, address: str, key: str, domain: str, password_hash: str, display_name: str = "", quota: int = 0
+    ) -> Pending[Account]:
+        """Create an account with its standard mailboxes (INBOX, Sent, Drafts, Junk, Trash, Archive)."""
+
+        def run(tx: Transaction) -> Account:
+            row = tx.db.execute("SELECT id FROM domains WHERE name = ?", (domain,)).fetchone()
+            if row is None:
+                raise NotFound(f"no domain {domain}; add it first with `arobase domain add {domain}`")
+            if tx.db.execute("SELECT 1 FROM aliases WHERE key = ?", (key,)).fetchone():
+                raise AlreadyExists(f"{address} is already an alias")
+            try:
+                cur = tx.db.execute(
+                    "INSERT INTO accounts (domain_id, address, key, display_name, password_hash, quota, created)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (row[0], address, key, display_name, password_hash, quota, int(time.time())),
+                )
+            except sqlite3.IntegrityError:
+                raise AlreadyExists(f"account {address} already exists") from None
+            account_id = cur.lastrowid
+            assert account_id is not None
+            _create_mailbox(tx, account_id, "INBOX", None)
+            for name, special_use in SPECIAL_MAILBOXES.items():
+                _create_mailbox(tx, account_id, name, special_use)
+            return Account(account_id, address, key, display_name, password_hash, quota, False, 0)
+
+        return self._write(run)
+
+    def find_account(self, key: str) -> Account | None:
+        row = self._reader().execute(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE key = ?", (key,)).fetchone()
+        return _account(row) if row else None
+
+    def get_account(self, account_id: int) -> Account:
+        row = self._reader().execute(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE id = ?", (account_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no account {account_id}")
+        return _account(row)
+
+    def list_accounts(self, domain: str | None = None) -> list[Account]:
+        db = self._reader()
+        if domain is None:
+            rows = db.execute(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts ORDER BY key").fetchall()
+        else:
+            rows = db.execute(
+                f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE domain_id ="
+                " (SELECT id FROM domains WHERE name = ?) ORDER BY key",
+                (domain,),
+            ).fetchall()
+        return [_account(row) for row in rows]
+
+    def update_account(
+        self,
+        account_id: int,
+        *,
+        password_hash: str | None = None,
+        disabled: bool | None = None,
+        quota: int | None = None,
+        display_name: str | None = None,
+    ) -> Pending[None]:
+        changes = {
+            "password_hash": password_hash,
+            "disabled": None if disabled is None else int(disabled),
+            "quota": quota,
+            "display_name": display_name,
+        }
+        assignments = {column: value for column, value in changes.items() if value is not None}
+
+        def run(tx: Transaction) -> None:
+            sets = ", ".join(f"{column} = ?" for column in assignments)
+            cur = tx.db.execute(f"UPDATE accounts SET {sets} WHERE id = ?", (*assignments.values(), account_id))
+            if cur.rowcount == 0:
+                raise NotFound(f"no account {account_id}")
+
+        return self._write(run)
+
+    def remove_account(self, account_id: int) -> Pending[None]:
+        """Remove an account and all its mail (blobs are freed by the next sweep)."""
+
+        def run(tx: Transaction) -> None:
+            tx.db.execute(
+                "DELETE FROM expunged WHERE mailbox_id IN (SELECT id FROM mailboxes WHERE account_id = ?)",
+                (account_id,),
+            )
+            if tx.db.execute("DELETE FROM accounts WHERE id = ?", (account_id,)).rowcount == 0:
+                raise NotFound(f"no account {account_id}")
+
+        return self._write(run)
+
+    # -- aliases ---------------------------------------------------------------------------
+
+    def add_alias(self, source: str, key: str, domain: str, targets: Sequence[str]) -> Pending[Alias]:
+        def run(tx: Transaction) -> Alias:
+            row = tx.db.execute("SELECT id FROM domains WHERE name = ?", (domain,)).fetchone()
+            if row is None:
+                raise NotFound(f"no domain {domain}")
+            if tx.db.execute("SELECT 1 FROM accounts WHERE key = ?", (key,)).fetchone():
+                raise AlreadyExists(f"{source} is already an account")
+            try:
+                cur = tx.db.execute(
+                    "INSERT INTO aliases (domain_id, source, key) VALUES (?, ?, ?)", (row[0], source, key)
+                )
+            except sqlite3.IntegrityError:
+                raise AlreadyExists(f"alias {source} already exists") from None
+            tx.db.executemany(
+                "INSERT INTO alias_targets (alias_id, position, target) VALUES (?, ?, ?)",
+                [(cur.lastrowid, i, target) for i, target in enumerate(targets)],
+            )
+            assert cur.lastrowid is not None
+            return Alias(cur.lastrowid, source, tuple(targets))
+
+        return self._write(run)
+
+    def find_alias(self, key: str) -> Alias | None:
+        db = self._reader()
+        row = db.execute("SELECT id, source FROM aliases WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        targets = db.execute(
+            "SELECT target FROM alias_targets WHERE alias_id = ? ORDER BY position", (row[0],)
+        ).fetchall()
+        return Alias(row[0], row[1], tuple(t for (t,) in targets))
+
+    def list_aliases(self, domain: str | None = None) -> list[Alias]:
+        db = self._reader()
+        query = "SELECT a.id, a.source, t.target FROM aliases a JOIN alias_targets t ON t.alias_id = a.id"
+        params: tuple[str, ...] = ()
+        if domain is not None:
+            query += " WHERE a.domain_id = (SELECT id FROM domains WHERE name = ?)"
+            params = (domain,)
+        grouped: dict[int, tuple[str, list[str]]] = {}
+        for alias_id, source, target in db.execute(query + " ORDER BY a.key, t.position", params):
+            grouped.setdefault(alias_id, (source, []))[1].append(target)
+        return [Alias(i, source, tuple(targets)) for i, (source, targets) in grouped.items()]
+
+    def remove_alias(self, key: str) -> Pending[None]:
+        def run(tx: Transaction) -> None:
+            if tx.db.execute("DELETE FROM aliases WHERE key = ?", (key,)).rowcount == 0:
+                raise NotFound(f"no alias {key}")
+
+        return self._write(run)
+
+    # -- mailboxes -------------------------------------------------------------------------
+
+    def list_mailboxes(self, account_id: int) -> list[Mailbox]:
+        rows = (
+            self._reader()
+            .execute(f"SELECT {_MAILBOX_COLUMNS} FROM mailboxes WHERE account_id = ? ORDER BY name", (account_id,))
+            .fetchall()
+        )
+        return [_mailbox(row) for row in rows]
+
+    def get_mailbox(self, account_id: int, name: str) -> Mailbox | None:
+        row = (
+            self._reader()
+            .execute(
+                f"SELECT {_MAILBOX_COLUMNS} FROM mailboxes WHERE account_id = ? AND name = ?",
+                (account_id, normalize_mailbox_name(name)),
+            )
+            .fetchone()
+        )
+        return _mailbox(row) if row else None
+
+    def mailbox_by_id(self, mailbox_id: int) -> Mailbox | None:
+        row = self._reader().execute(f"SELECT {_MAILBOX_COLUMNS} FROM mailboxes WHERE id = ?", (mailbox_id,)).fetchone()
+        return _mailbox(row) if row else None
+
+    def create_mailbox(self, account_id: int, name: str, special_use: str | None = None) -> Pending[Mailbox]:
+        """Create a mailbox and any missing parents (`a/b/c` creates `a` and `a/b`)."""
+        name = normalize_mailbox_name(name)
+
+        def run(tx: Transaction) -> Mailbox:
+            existing = tx.db.execute(
+                "SELECT selectable FROM mailboxes WHERE account_id = ? AND name = ?", (account_id, name)
+            ).fetchone()
+            if existing and existing[0]:
+                raise AlreadyExists(f"mailbox {name} already exists")
+            parts = name.split(DELIMITER)
+            for depth in range(1, len(parts)):
+                parent = DELIMITER.join(parts[:depth])
+                if not tx.db.execute(
+                    "SELECT 1 FROM mailboxes WHERE account_id = ? AND name = ?", (account_id, parent)
+                ).fetchone():
+                    _create_mailbox(tx, account_id, parent, None)
+            if existing:  # a \Noselect placeholder becomes a real mailbox again
+                tx.db.execute(
+                    "UPDATE mailboxes SET selectable = 1, special_use = ? WHERE account_id = ? AND name = ?",
+                    (special_use, account_id, name),
+                )
+                row = tx.db.execute(
+                    f"SELECT {_MAILBOX_COLUMNS} FROM mailboxes WHERE account_id = ? AND name = ?",
+                    (account_id, name),
+                ).fetchone()
+                return _mailbox(row)
+            return _create_mailbox(tx, account_id, name, special_use)
+
+        return self._write(run)
+
+    def rename_mailbox(self, account_id: int, old: str, new: str) -> Pending[None]:
+        """Rename a mailbox with its children; renaming INBOX moves its messages and leaves it empty."""
+        old, new = normalize_mailbox_name(old), normalize_mailbox_name(new)
+
+        def run(tx: Transaction) -> None:
+            source = _mailbox_row(tx, account_id, old)
+            if tx.db.execute("SELECT 1 FROM mailboxes WHERE account_id = ? AND name = ?", (account_id, new)).fetchone():
+                raise AlreadyExists(f"mailbox {new} already exists")
+            if new.startswith(old + DELIMITER):
+                raise InvalidOperation("a mailbox cannot be moved into itself")
+            for parent in _parents(new):
+                if not tx.db.execute(
+                    "SELECT 1 FROM mailboxes WHERE account_id = ? AND name = ?", (account_id, parent)
+                ).fetchone():
+                    _create_mailbox(tx, account_id, parent, None)
+            if old == "INBOX":
+                target = _create_mailbox(tx, account_id, new, None)
+                uids = [uid for (uid,) in tx.db.execute("SELECT uid FROM messages WHERE mailbox_id = ?", (source.id,))]
+                _copy(tx, source, uids, target)
+                _expunge(tx, source, uids)
+                return
+            rows = tx.db.execute(
+                "SELECT id, name FROM mailboxes WHERE account_id = ? AND (name = ? OR substr(name, 1, ?) = ?)",
+                (account_id, old, len(old) + 1, old + DELIMITER),
+            ).fetchall()
+            modseq = _next_modseq(tx, account_id)
+            for mailbox_id, name in rows:
+                renamed = new + name[len(old) :]
+                tx.db.execute(
+                    "UPDATE mailboxes SET name = ?, uidvalidity = ? WHERE id = ?",
+                    (renamed, _next_uidvalidity(tx), mailbox_id),
+                )
+                tx.changes.append(Change(ChangeKind.MAILBOX_RENAMED, account_id, mailbox_id, modseq, name=renamed))
+
+        return self._write(run)
+
+    def delete_mailbox(self, account_id: int, name: str) -> Pending[None]:
+        """Delete a mailbox; one with children keeps existing as a \\Noselect placeholder."""
+        name = normalize_mailbox_name(name)
+
+        def run(tx: Transaction) -> None:
+            if name == "INBOX":
+                raise InvalidOperation("INBOX cannot be deleted")
+            box = _mailbox_row(tx, account_id, name)
+            has_children = tx.db.execute(
+                "SELECT 1 FROM mailboxes WHERE account_id = ? AND substr(name, 1, ?) = ? LIMIT 1",
+                (account_id, len(name) + 1, name + DELIMITER),
+            ).fetchone()
+            if has_children and not box.selectable:
+                raise InvalidOperation(f"{name} has child mailboxes; delete them first")
+            uids = [uid for (uid,) in tx.db.execute("SELECT uid FROM messages WHERE mailbox_id = ?", (box.id,))]
+            _expunge(tx, box, uids)
+            modseq = _next_modseq(tx, account_id)
+            if has_children:
+                tx.db.execute("UPDATE mailboxes SET selectable = 0, special_use = NULL WHERE id = ?", (box.id,))
+            else:
+                tx.db.execute("DELETE FROM expunged WHERE mailbox_id = ?", (box.id,))
+                tx.db.execute("DELETE FROM mailboxes WHERE id = ?", (box.id,))
+            tx.changes.append(Change(ChangeKind.MAILBOX_DELETED, account_id, box.id, modseq, name=name))
+
+        return self._write(run)
+
+    def set_subscribed(self, account_id: int, name: str, subscribed: bool) -> Pending[None]:
+        name = normalize_mailbox_name(name)
+
+        def run(tx: Transaction) -> None:
+            box = _mailbox_row(tx, account_id, name)
+            tx.db.execute("UPDATE mailboxes SET subscribed = ? WHERE id = ?", (int(subscribed), box.id))
+            tx.changes.append(Change(ChangeKind.MAILBOX_SUBSCRIBED, account_id, box.id, box.highestmodseq, name=name))
+
+        return self._write(run)
+
+    # -- messages: writing -----------------------------------------------------------------
+
+    def put_message(self, raw: bytes) -> StoredBlob:
+        """Write a message's bytes durably and parse it once if the store does not know it yet.
+
+        Runs in the caller's thread, so concurrent deliveries write and parse in parallel and
+        only the short metadata commit is serialised.
+        """
+        digest = self.blobs.put(raw)
+        known = self._reader().execute("SELECT 1 FROM blobs WHERE hash = ?", (digest,)).fetchone()
+        return StoredBlob(digest, len(raw), None if known else parse_message(raw))
+
+    def deliver(
+        self,
+        blob: StoredBlob,
+        targets: Sequence[tuple[int, str]],
+        internal_date: datetime | None = None,
+        flags: Iterable[str] = (),
+        *,
+        enforce_quota: bool = True,
+    ) -> Pending[list[tuple[int, int, int]]]:
+        """Add one message to several (account, mailbox) targets atomically: all, or none.
+
+        A missing target mailbox falls back to INBOX. Returns (account id, mailbox id, uid) per
+        target. Raises QuotaExceeded (for all targets) if one account would go over its quota.
+        """
+        bits, keywords = encode_flags(flags)
+        when = _to_epoch(internal_date or datetime.now(UTC))
+
+        def run(tx: Transaction) -> list[tuple[int, int, int]]:
+            blob_id = self._ensure_blob(tx, blob)
+            if enforce_quota:
+                for account_id in {account_id for account_id, _ in targets}:
+                    quota, used = tx.db.execute(
+                        "SELECT quota, used FROM accounts WHERE id = ?", (account_id,)
+                    ).fetchone()
+                    if quota and used + blob.size > quota:
+                        raise QuotaExceeded(f"account {account_id} is over its quota")
+            placed = []
+            for account_id, name in targets:
+                box = _find_mailbox(tx, account_id, name) or _mailbox_row(tx, account_id, "INBOX")
+                uid = _add_message(tx, box, blob_id, blob.size, bits, keywords, when)
+                placed.append((account_id, box.id, uid))
+            return placed
+
+        return self._write(run)
+
+    def append(
+        self,
+        account_id: int,
+        mailbox: str,
+        blob: StoredBlob,
+        flags: Iterable[str] = (),
+        internal_date: datetime | None = None,
+    ) -> Pending[tuple[Mailbox, int]]:
+        """IMAP APPEND: add a message to one mailbox, which must exist. Returns (mailbox, uid)."""
+        name = normalize_mailbox_name(mailbox)
+        bits, keywords = encode_flags(flags)
+        when = _to_epoch(internal_date or datetime.now(UTC))
+
+        def run(tx: Transaction) -> tuple[Mailbox, int]:
+            box = _mailbox_row(tx, account_id, name)
+            quota, used = tx.db.execute("SELECT quota, used FROM accounts WHERE id = ?", (account_id,)).fetchone()
+            if quota and used + blob.size > quota:
+                raise QuotaExceeded("over quota")
+            uid = _add_message(tx, box, self._ensure_blob(tx, blob), blob.size, bits, keywords, when)
+            return box, uid
+
+        return self._write(run)
+
+    def store_flags(
+        self, mailbox_id: int, uids: Sequence[int], flags: Iterable[str], mode: str
+    ) -> Pending[dict[int, tuple[frozenset[str], int]]]:
+        """Add, remove or replace flags ('add' | 'remove' | 'replace').
+
+        Returns {uid: (new flags, modseq)} for messages that exist; unchanged messages keep
+        their modseq.
+        """
+        if mode not in {"add", "remove", "replace"}:
+            raise ValueError(mode)
+        bits, keywords = encode_flags(flags)
+        keyword_set = set(keywords.split())
+
+        def run(tx: Transaction) -> dict[int, tuple[frozenset[str], int]]:
+            box = _mailbox_by_id(tx, mailbox_id)
+            result: dict[int, tuple[frozenset[str], int]] = {}
+            changed: list[int] = []
+            modseq = 0
+            unseen_delta = 0
+            for uid, old_bits, old_keywords, msg_modseq in _select_uids(
+                tx, "SELECT uid, flags, keywords, modseq FROM messages", mailbox_id, uids
+            ):
+                old_set = set(old_keywords.split())
+                if mode == "add":
+                    new_bits, new_set = old_bits | bits, old_set | keyword_set
+                elif mode == "remove":
+                    new_bits, new_set = old_bits & ~bits, old_set - keyword_set
+                else:
+                    new_bits, new_set = bits, keyword_set
+                if new_bits == old_bits and new_set == old_set:
+                    result[uid] = (decode_flags(old_bits, old_keywords), msg_modseq)
+                    continue
+                if not modseq:
+                    modseq = _next_modseq(tx, box.account_id)
+                new_keywords = " ".join(sorted(new_set))
+                tx.db.execute(
+                    "UPDATE messages SET flags = ?, keywords = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?",
+                    (new_bits, new_keywords, modseq, mailbox_id, uid),
+                )
+                unseen_delta += bool(old_bits & _SEEN) - bool(new_bits & _SEEN)
+                result[uid] = (decode_flags(new_bits, new_keywords), modseq)
+                changed.append(uid)
+            if changed:
+                tx.db.execute(
+                    "UPDATE mailboxes SET unseen = unseen + ?, highestmodseq = ? WHERE id = ?",
+                    (unseen_delta, modseq, mailbox_id),
+                )
+                tx.changes.append(Change(ChangeKind.FLAGS, box.account_id, mailbox_id, modseq, tuple(changed)))
+            return result
+
+        return self._write(run)
+
+    def expunge(self, mailbox_id: int, uids: Sequence[int] | None = None) -> Pending[list[int]]:
+        """Remove messages; None means every message flagged \\Deleted. Returns the UIDs removed."""
+
+        def run(tx: Transaction) -> list[int]:
+            box = _mailbox_by_id(tx, mailbox_id)
+            deleted = _FLAG_BITS["\\deleted"]
+            if uids is None:
+                targets = [
+                    uid
+                    for (uid,) in tx.db.execute(
+                        "SELECT uid FROM messages WHERE mailbox_id = ? AND flags & ? ORDER BY uid",
+                        (mailbox_id, deleted),
+                    )
+                ]
+            else:
+                targets = [uid for (uid,) in _select_uids(tx, "SELECT uid FROM messages", mailbox_id, uids)]
+            return _expunge(tx, box, targets)
+
+        return self._write(run)
+
+    def copy(
+        self, mailbox_id: int, uids: Sequence[int], target_id: int, *, move: bool = False
+    ) -> Pending[list[tuple[int, int]]]:
+        """Copy (or move) messages to another mailbox of the same account; returns (old uid, new uid)."""
+
+        def run(tx: Transaction) -> list[tuple[int, int]]:
+            source, target = _mailbox_by_id(tx, mailbox_id), _mailbox_by_id(tx, target_id)
+            if not target.selectable:
+                raise InvalidOperation(f"{target.name} cannot hold messages")
+            existing = [uid for (uid,) in _select_uids(tx, "SELECT uid FROM messages", mailbox_id, uids)]
+            pairs = _copy(tx, source, existing, target)
+            if move:
+                _expunge(tx, source, existing)
+            return pairs
+
+        return self._write(run)
+
+    def _ensure_blob(self, tx: Transaction, blob: StoredBlob) -> int:
+        row = tx.db.execute("SELECT id FROM blobs WHERE hash = ?", (blob.hash,)).fetchone()
+        if row:
+            return int(row[0])
+        parsed = blob.parsed or parse_message(self.blobs.get(blob.hash))
+        first_from = parsed.from_[0] if parsed.from_ else None
+        sender = f"{first_from.mailbox}@{first_from.host}" if first_from and first_from.host else ""
+        cur = tx.db.execute(
+            "INSERT INTO blobs (hash, size, parsed, sent_date, subject, base_subject, sender, message_id,"
+            " in_reply_to, refs, preview, has_attachments) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                blob.hash,
+                blob.size,
+                json.dumps(parsed.to_record(), separators=(",", ":")),
+                int(parsed.date.timestamp()) if parsed.date else None,
+                parsed.subject,
+                parsed.base_subject,
+                sender,
+                parsed.message_id,
+                parsed.in_reply_to,
+                " ".join(parsed.references),
+                parsed.preview,
+                int(parsed.has_attachments),
+            ),
+        )
+        tx.db.execute(
+            "INSERT INTO blob_text (rowid, headers, body, attachments) VALUES (?, ?, ?, ?)",
+            (cur.lastrowid, parsed.header_text, parsed.body_text, "\n".join(parsed.attachment_names)),
+        )
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    # -- messages: reading -----------------------------------------------------------------
+
+    def list_messages(self, mailbox_id: int) -> list[Message]:
+        rows = (
+            self._reader()
+            .execute(
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages m JOIN blobs b ON b.id = m.blob_id"
+                " WHERE m.mailbox_id = ? ORDER BY m.uid",
+                (mailbox_id,),
+            )
+            .fetchall()
+        )
+        return [_message(row) for row in rows]
+
+    def get_message(self, mailbox_id: int, uid: int) -> Message | None:
+        row = (
+            self._reader()
+            .execute(
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages m JOIN blobs b ON b.id = m.blob_id"
+                " WHERE m.mailbox_id = ? AND m.uid = ?",
+                (mailbox_id, uid),
+            )
+            .fetchone()
+        )
+        return _message(row) if row else None
+
+    def uids(self, mailbox_id: int) -> list[int]:
+        return [
+            uid
+            for (uid,) in self._reader().execute(
+                "SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid", (mailbox_id,)
+            )
+        ]
+
+    def read_blob(self, digest: str) -> bytes:
+        return self.blobs.get(digest)
+
+    def parsed(self, digest: str) -> ParsedMessage:
+        row = self._reader().execute("SELECT parsed FROM blobs WHERE hash = ?", (digest,)).fetchone()
+        if row is None:
+            raise NotFound(f"no message content {digest}")
+        return ParsedMessage.from_record(json.loads(row[0]))
+
+    def search_text(self, mailbox_id: int, text: str, field: str = "text") -> list[int]:
+        """UIDs whose headers/body/attachment names contain `text` (case-insensitive substring).
+
+        `field` is 'text' (everything), 'body' or 'headers'. Strings shorter than three
+        characters cannot use the trigram index and are matched by a scan of the same columns.
+        """
+        columns = {"text": "blob_text", "body": "body", "headers": "headers"}[field]
+        db = self._reader()
+        if len(text) >= 3:
+            quoted = '"' + text.replace('"', '""') + '"'
+            match = quoted if columns == "blob_text" else f"{columns} : {quoted}"
+            query = (
+                "SELECT m.uid FROM messages m WHERE m.mailbox_id = ? AND m.blob_id IN"
+                " (SELECT rowid FROM blob_text WHERE blob_text MATCH ?) ORDER BY m.uid"
+            )
+            return [uid for (uid,) in db.execute(query, (mailbox_id, match))]
+        haystack = {
+            "text": "t.headers || ' ' || t.body || ' ' || t.attachments",
+            "body": "t.body",
+            "headers": "t.headers",
+        }[field]
+        query = (
+            "SELECT m.uid FROM messages m JOIN blob_text t ON t.rowid = m.blob_id"
+            f" WHERE m.mailbox_id = ? AND instr(lower({haystack}), lower(?)) > 0 ORDER BY m.uid"
+        )
+        return [uid for (uid,) in db.execute(query, (mailbox_id, text))]
+
+    # -- maintenance -----------------------------------------------------------------------
+
+    def sweep(self) -> Pending[int]:
+        """Forget message contents nothing refers to any more and delete their files."""
+        grace = self.blob_grace
+
+        def run(tx: Transaction) -> int:
+            unused = (
+                "SELECT id FROM blobs b WHERE NOT EXISTS (SELECT 1 FROM messages WHERE blob_id = b.id)"
+                " AND NOT EXISTS (SELECT 1 FROM outbound WHERE blob_id = b.id)"
+            )
+            tx.db.execute(f"DELETE FROM blob_text WHERE rowid IN ({unused})")
+            tx.db.execute(f"DELETE FROM blobs WHERE id IN ({unused})")
+            removed = 0
+            for digest in self.blobs.scan(older_than=time.time() - grace):
+                if not tx.db.execute("SELECT 1 FROM blobs WHERE hash = ?", (digest,)).fetchone():
+                    self.blobs.remove(digest)
+                    removed += 1
+            return removed
+
+        return self._write(run)
+
+    def check(self, *, verify_blobs: bool = True) -> list[str]:
+        """Consistency problems found in the store, in words; an empty list means healthy."""
+        db = self._reader()
+        problems = []
+        db.execute("BEGIN")
+        try:
+            for (problem,) in db.execute("PRAGMA integrity_check"):
+                if problem != "ok":
+                    problems.append(f"database: {problem}")
+            if verify_blobs:
+                for digest, size in db.execute("SELECT hash, size FROM blobs"):
+                    try:
+                        data = self.blobs.get(digest)
+                    except FileNotFoundError:
+                        problems.append(f"blob {digest}: file missing")
+                        continue
+                    if BlobStore.digest(data) != digest or len(data) != size:
+                        problems.append(f"blob {digest}: content does not match its hash")
+            for name, account, uidnext, max_uid, hms, max_modseq in db.execute(
+                "SELECT x.name, a.address, x.uidnext, max(m.uid), x.highestmodseq, max(m.modseq)"
+                " FROM mailboxes x JOIN accounts a ON a.id = x.account_id"
+                " LEFT JOIN messages m ON m.mailbox_id = x.id GROUP BY x.id"
+            ):
+                if max_uid is not None and uidnext <= max_uid:
+                    problems.append(f"{account} {name}: UIDNEXT {uidnext} is not above the highest UID {max_uid}")
+                if max_modseq is not None and hms < max_modseq:
+                    problems.append(f"{account} {name}: HIGHESTMODSEQ {hms} is below a message's {max_modseq}")
+            for name, account, count, unseen, size, real_count, real_unseen, real_size in db.execute(
+                "SELECT x.name, a.address, x.messages, x.unseen, x.size, count(m.uid),"
+                " coalesce(sum(m.flags & ? = 0), 0), coalesce(sum(m.size), 0)"
+                " FROM mailboxes x JOIN accounts a ON a.id = x.account_id"
+                " LEFT JOIN messages m ON m.mailbox_id = x.id GROUP BY x.id",
+                (_SEEN,),
+            ):
+                if (count, unseen, size) != (real_count, real_unseen, real_size):
+                    problems.append(
+                        f"{account} {name}: counters say {count} messages/{unseen} unseen/{size} bytes,"
+                        f" contents are {real_count}/{real_unseen}/{real_size}"
+                    )
+            for address, used, real_used, modseq, max_modseq in db.execute(
+                "SELECT a.address, a.used, coalesce(sum(x.size), 0), a.modseq, max(x.highestmodseq)"
+                " FROM accounts a LEFT JOIN mailboxes x ON x.account_id = a.id GROUP BY a.id"
+            ):
+                if used != real_used:
+                    problems.append(f"{address}: quota usage says {used} bytes, mailboxes hold {real_used}")
+                if max_modseq is not None and modseq < max_modseq:
+                    problems.append(f"{address}: modseq counter {modseq} is below a mailbox's {max_modseq}")
+        finally:
+            db.execute("COMMIT")
+        return problems
+
+
+# -- helpers run inside the writer -----------------------------------------------------------
+
+
+def _next_modseq(tx: Transaction, account_id: int) -> int:
+    return int(
+        tx.db.execute(
+            "UPDATE accounts SET modseq = modseq + 1 WHERE id = ? RETURNING modseq", (account_id,)
+        ).fetchone()[0]
+    )
+
+
+def _next_uidvalidity(tx: Transaction) -> int:
+    """Time-based and strictly increasing, so a recreated mailbox never reuses a UIDVALIDITY."""
+    row = tx.db.execute("SELECT value FROM meta WHERE key = 'uidvalidity'").fetchone()
+    value = max(int(time.time()) & 0xFFFFFFFF, (row[0] + 1) if row else 1)
+    tx.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('uidvalidity', ?)", (value,))
+    return value
+
+
+def _create_mailbox(tx: Transaction, account_id: int, name: str, special_use: str | None) -> Mailbox:
+    modseq = _next_modseq(tx, account_id)
+    row = tx.db.execute(
+        "INSERT INTO mailboxes (account_id, name, special_use, uidvalidity, highestmodseq) VALUES (?, ?, ?, ?, ?)"
+        f" RETURNING {_MAILBOX_COLUMNS}",
+        (account_id, name, special_use, _next_uidvalidity(tx), modseq),
+    ).fetchone()
+    box = _mailbox(row)
+    tx.changes.append(Change(ChangeKind.MAILBOX_CREATED, account_id, box.id, modseq, name=name))
+    return box
+
+
+def _find_mailbox(tx: Transaction, account_id: int, name: str) -> Mailbox | None:
+    row = tx.db.execute(
+        f"SELECT {_MAILBOX_COLUMNS} FROM mailboxes WHERE account_id = ? AND name = ? AND selectable",
+        (account_id, normalize_mailbox_name(name)),
+    ).fetchone()
+    return _mailbox(row) if row else None
+
+
+def _mailbox_row(tx: Transaction, account_id: int, name: str) -> Mailbox:
+    row = tx.db.execute(
+        f"SELECT {_MAILBOX_COLUMNS} FROM mailboxes WHERE account_id = ? AND name = ?", (account_id, name)
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"no mailbox {name}")
+    return _mailbox(row)
+
+
+def _mailbox_by_id(tx: Transaction, mailbox_id: int) -> Mailbox:
+    row = tx.db.execute(f"SELECT {_MAILBOX_COLUMNS} FROM mailboxes WHERE id = ?", (mailbox_id,)).fetchone()
+    if row is None:
+        raise NotFound("the mailbox no longer exists")
+    return _mailbox(row)
+
+
+def _add_message(
+    tx: Transaction, box: Mailbox, blob_id: int, size: int, bits: int, keywords: str, when: tuple[int, int]
+) -> int:
+    if not box.selectable:
+        raise InvalidOperation(f"{box.name} cannot hold messages")
+    modseq = _next_modseq(tx, box.account_id)
+    uid = int(
+        tx.db.execute(
+            "UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = ?, messages = messages + 1,"
+            " unseen = unseen + ?, size = size + ? WHERE id = ? RETURNING uidnext - 1",
+            (modseq, 0 if bits & _SEEN else 1, size, box.id),
+        ).fetchone()[0]
+    )
+    tx.db.execute(
+        "INSERT INTO messages (mailbox_id, uid, modseq, flags, keywords, internal_date, internal_tz, save_date,"
+        " blob_id, size) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (box.id, uid, modseq, bits, keywords, when[0], when[1], int(time.time()), blob_id, size),
+    )
+    tx.db.execute("UPDATE accounts SET used = used + ? WHERE id = ?", (size, box.account_id))
+    tx.changes.append(Change(ChangeKind.ADDED, box.account_id, box.id, modseq, (uid,)))
+    return uid
+
+
+def _copy(tx: Transaction, source: Mailbox, uids: list[int], target: Mailbox) -> list[tuple[int, int]]:
+    pairs = []
+    rows = _select_uids(
+        tx,
+        "SELECT uid, blob_id, size, flags, keywords, internal_date, internal_tz FROM messages",
+        source.id,
+        uids,
+    )
+    for uid, blob_id, size, bits, keywords, date, tz in rows:
+        pairs.append((uid, _add_message(tx, target, blob_id, size, bits, keywords, (date, tz))))
+    return pairs
+
+
+def _expunge(tx: Transaction, box: Mailbox, uids: list[int]) -> list[int]:
+    if not uids:
+        return []
+    modseq = _next_modseq(tx, box.account_id)
+    count = unseen = size = 0
+    for _uid, msg_size, bits in _select_uids(tx, "SELECT uid, size, flags FROM messages", box.id, uids):
+        count += 1
+        unseen += not bits & _SEEN
+        size += msg_size
+    tx.db.executemany("DELETE FROM messages WHERE mailbox_id = ? AND uid = ?", [(box.id, uid) for uid in uids])
+    tx.db.executemany(
+        "INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq) VALUES (?, ?, ?)",
+        [(box.id, uid, modseq) for uid in uids],
+    )
+    tx.db.execute(
+        "UPDATE mailboxes SET messages = messages - ?, unseen = unseen - ?, size = size - ?, highestmodseq = ?"
+        " WHERE id = ?",
+        (count, unseen, size, modseq, box.id),
+    )
+    tx.db.execute("UPDATE accounts SET used = used - ? WHERE id = ?", (size, box.account_id))
+    tx.changes.append(Change(ChangeKind.EXPUNGED, box.account_id, box.id, modseq, tuple(uids)))
+    return list(uids)
+
+
+def _select_uids(tx: Transaction, select: str, mailbox_id: int, uids: Sequence[int]) -> list[tuple]:
+    """Rows of `select` for the given UIDs of a mailbox, in UID order, without a huge IN list."""
+    wanted = sorted(set(uids))
+    if not wanted:
+        return []
+    rows = tx.db.execute(
+        f"{select} WHERE mailbox_id = ? AND uid BETWEEN ? AND ? ORDER BY uid", (mailbox_id, wanted[0], wanted[-1])
+    ).fetchall()
+    wanted_set = set(wanted)
+    return [row for row in rows if row[0] in wanted_set]
+
+
+def _parents(name: str) -> list[str]:
+    parts = name.split(DELIMITER)
+    return [DELIMITER.join(parts[:depth]) for depth in range(1, len(parts))]
+
+
+def _domain(domain_id: int | None, name: str) -> Domain:
+    assert domain_id is not None
+    return Domain(domain_id, name, domain_display(name))
+
+
+def _account(row: tuple) -> Account:
+    account_id, address, key, display_name, password_hash, quota, disabled, used = row
+    return Account(account_id, address, key, display_name, password_hash, quota, bool(disabled), used)
+
+
+def _mailbox(row: tuple) -> Mailbox:
+    (
+        mailbox_id,
+        account_id,
+        name,
+        special_use,
+        subscribed,
+        selectable,
+        uidvalidity,
+        uidnext,
+        highestmodseq,
+        messages,
+        unseen,
+        size,
+    ) = row
+    return Mailbox(
+        mailbox_id,
+        account_id,
+        name,
+        special_use,
+        bool(subscribed),
+        bool(selectable),
+        uidvalidity,
+        uidnext,
+        highestmodseq,
+        messages,
+        unseen,
+        size,
+    )
+
+
+def _message(row: tuple) -> Message:
+    mailbox_id, uid, modseq, bits, keywords, date, tz, save_date, size, digest = row
+    return Message(
+        mailbox_id,
+        uid,
+        modseq,
+        decode_flags(bits, keywords),
+        _from_epoch(date, tz),
+        _from_epoch(save_date),
+        size,
+        digest,
+    )

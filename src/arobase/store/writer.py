@@ -1,0 +1,148 @@
+"""The single writer: one thread, one connection, group commit.
+
+Every change to the database is a small function queued here. The writer takes whatever has
+accumulated, runs each function in its own savepoint inside one transaction and commits once, so
+one fsync covers every delivery that arrived while the previous commit was flushing: throughput
+grows with load instead of being capped by fsync latency. A failing operation rolls back only its
+own savepoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Generator
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from .models import Change
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 512
+
+
+class Pending(Generic[T]):
+    """The result of a queued write: `await` it in asyncio code, `.wait()` it elsewhere."""
+
+    __slots__ = ("_future",)
+
+    def __init__(self, future: Future[T]) -> None:
+        self._future = future
+
+    def wait(self, timeout: float | None = None) -> T:
+        return self._future.result(timeout)
+
+    def __await__(self) -> Generator[Any, None, T]:
+        return asyncio.wrap_future(self._future).__await__()
+
+
+class Transaction:
+    """What a write operation gets: the connection, and a list to report its changes in."""
+
+    __slots__ = ("changes", "db")
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+        self.changes: list[Change] = []
+
+
+@dataclass(slots=True)
+class _Job:
+    run: Callable[[Transaction], Any]
+    future: Future[Any] = field(default_factory=Future)
+
+
+@dataclass(slots=True)
+class WriterStats:
+    transactions: int = 0
+    operations: int = 0
+
+
+class Writer:
+    def __init__(self, connect: Callable[[], sqlite3.Connection], publish: Callable[[list[Change]], None]) -> None:
+        self._connect = connect
+        self._publish = publish
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self.stats = WriterStats()
+        self._thread = threading.Thread(target=self._loop, name="arobase-store-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, run: Callable[[Transaction], T]) -> Pending[T]:
+        if not self._thread.is_alive():
+            raise RuntimeError("the store is closed")
+        job = _Job(run)
+        self._queue.put(job)
+        return Pending(job.future)
+
+    def close(self) -> None:
+        """Finish every queued write, then stop."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
+    def _loop(self) -> None:
+        db = self._connect()
+        try:
+            while True:
+                first = self._queue.get()
+                if first is None:
+                    return
+                batch = [first]
+                stop = False
+                while len(batch) < MAX_BATCH:
+                    try:
+                        job = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if job is None:
+                        stop = True
+                        break
+                    batch.append(job)
+                self._commit(db, batch)
+                if stop:
+                    return
+        finally:
+            db.close()
+
+    def _commit(self, db: sqlite3.Connection, batch: list[_Job]) -> None:
+        outcomes: list[tuple[_Job, bool, Any, list[Change]]] = []
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            for job in batch:
+                tx = Transaction(db)
+                db.execute("SAVEPOINT op")
+                try:
+                    result = job.run(tx)
+                except BaseException as e:
+                    db.execute("ROLLBACK TO op")
+                    db.execute("RELEASE op")
+                    outcomes.append((job, False, e, []))
+                else:
+                    db.execute("RELEASE op")
+                    outcomes.append((job, True, result, tx.changes))
+            db.execute("COMMIT")
+        except BaseException as e:
+            log.exception("store commit failed")
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            for job in batch:
+                if not job.future.done():
+                    job.future.set_exception(e)
+            return
+        self.stats.transactions += 1
+        self.stats.operations += len(batch)
+        changes: list[Change] = []
+        for job, ok, value, job_changes in outcomes:
+            if ok:
+                job.future.set_result(value)
+                changes.extend(job_changes)
+            else:
+                job.future.set_exception(value)
+        if changes:
+            self._publish(changes)
