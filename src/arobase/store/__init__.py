@@ -28,6 +28,7 @@ from .models import (
     Domain,
     Mailbox,
     Message,
+    OutboundEntry,
 )
 from .sqlite import SQLiteStore, StoredBlob, normalize_mailbox_name
 from .writer import Pending
@@ -49,6 +50,7 @@ __all__ = [
     "Message",
     "MigrationRequired",
     "NotFound",
+    "OutboundEntry",
     "Pending",
     "QuotaExceeded",
     "Store",

@@ -106,3 +106,18 @@ class Delivery:
     targets: list[tuple[int, str]]  # (account id, mailbox name)
     internal_date: datetime
     flags: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundEntry:
+    """One remote recipient of a message waiting in the outbound queue."""
+
+    id: int
+    blob: str
+    sender: str  # '' for the null sender
+    recipient: str
+    account_id: int | None
+    created: datetime
+    next_attempt: datetime
+    attempts: int
+    last_error: str | None

@@ -33,6 +33,7 @@ from .models import (
     Domain,
     Mailbox,
     Message,
+    OutboundEntry,
 )
 from .writer import Pending, Transaction, Writer
 
@@ -504,11 +505,16 @@ class SQLiteStore:
         flags: Iterable[str] = (),
         *,
         enforce_quota: bool = True,
+        outbound: Sequence[str] = (),
+        sender: str = "",
+        sender_account: int | None = None,
     ) -> Pending[list[tuple[int, int, int]]]:
-        """Add one message to several (account, mailbox) targets atomically: all, or none.
+        """Add one message to local targets and the outbound queue atomically: all, or none.
 
-        A missing target mailbox falls back to INBOX. Returns (account id, mailbox id, uid) per
-        target. Raises QuotaExceeded (for all targets) if one account would go over its quota.
+        `targets` are (account id, mailbox name); a missing mailbox falls back to INBOX.
+        `outbound` are remote recipients queued with the envelope `sender` ('' for the null
+        sender). Returns (account id, mailbox id, uid) per target. Raises QuotaExceeded (for
+        everyone) if one account would go over its quota.
         """
         bits, keywords = encode_flags(flags)
         when = _to_epoch(internal_date or datetime.now(UTC))
@@ -527,9 +533,30 @@ class SQLiteStore:
                 box = _find_mailbox(tx, account_id, name) or _mailbox_row(tx, account_id, "INBOX")
                 uid = _add_message(tx, box, blob_id, blob.size, bits, keywords, when)
                 placed.append((account_id, box.id, uid))
+            now = int(time.time())
+            tx.db.executemany(
+                "INSERT INTO outbound (blob_id, sender, recipient, account_id, created, next_attempt)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [(blob_id, sender, recipient, sender_account, now, now) for recipient in outbound],
+            )
             return placed
 
         return self._write(run)
+
+    def list_outbound(self) -> list[OutboundEntry]:
+        """Every queued remote delivery, oldest first."""
+        rows = (
+            self._reader()
+            .execute(
+                "SELECT o.id, b.hash, o.sender, o.recipient, o.account_id, o.created, o.next_attempt, o.attempts,"
+                " o.last_error FROM outbound o JOIN blobs b ON b.id = o.blob_id ORDER BY o.id"
+            )
+            .fetchall()
+        )
+        return [
+            OutboundEntry(i, digest, sender, rcpt, acct, _from_epoch(created), _from_epoch(nxt), attempts, error)
+            for i, digest, sender, rcpt, acct, created, nxt, attempts, error in rows
+        ]
 
     def append(
         self,
