@@ -1,0 +1,183 @@
+"""Header blocks: find them the way the stdlib does, keep raw values, decode on demand.
+
+IMAP wants the raw (still encoded) header values while readers want decoded text,
+so a :class:`HeaderBlock` keeps both views: the raw unfolded bytes of every field,
+and a stdlib ``EmailMessage`` holding the same fields for MIME parameter parsing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from email import policy
+from email.message import EmailMessage
+from email.utils import collapse_rfc2231_value
+
+# A line the stdlib feed parser accepts as part of a header block.
+_HEADER_LINE = re.compile(rb"From |[\x21-\x39\x3b-\x7e]*:|[\t ]")
+_EOL = re.compile(rb"\r\n|\r|\n")
+_EOL_STR = re.compile(r"\r\n|\r|\n")
+_LINES_STR = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
+
+
+def scan_header(raw: bytes, start: int, end: int) -> tuple[int, int]:
+    """Return ``(header_end, body_start)`` for the entity starting at ``start``.
+
+    Mirrors ``email.feedparser``: the header runs while lines look like header
+    lines; a blank line ends it and is skipped, any other line starts the body.
+    """
+    pos = start
+    while pos < end:
+        m = _EOL.search(raw, pos, end)
+        nxt = m.end() if m else end
+        if _HEADER_LINE.match(raw, pos, nxt):
+            pos = nxt
+            continue
+        if raw[pos] in (0x0D, 0x0A):
+            return pos, nxt
+        return pos, pos
+    return end, end
+
+
+def to_text(data: bytes) -> str:
+    """Decode 8-bit header bytes: UTF-8 (RFC 6532) first, then Windows-1252/Latin-1."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def decode_words(text: str) -> str:
+    """Resolve RFC 2047 encoded-words, leniently, never raising."""
+    if "=?" not in text:
+        return text
+    try:
+        return str(policy.default.header_factory("x-arobase-decode", text))
+    except Exception:
+        pass
+    try:
+        from email.header import decode_header, make_header
+
+        return str(make_header(decode_header(text)))
+    except Exception:
+        return text
+
+
+def unfold(value: bytes) -> bytes:
+    """Drop folding line breaks (keeping the whitespace after them) and trim."""
+    return _EOL.sub(b"", value).strip(b" \t")
+
+
+@dataclass(slots=True)
+class HeaderBlock:
+    """The fields of one header block, raw and as a stdlib message."""
+
+    fields: list[tuple[str, bytes]]
+    mime: EmailMessage
+
+    def get(self, name: str) -> bytes | None:
+        """Raw unfolded value of the first field called ``name``."""
+        name = name.lower()
+        for key, value in self.fields:
+            if key.lower() == name:
+                return value
+        return None
+
+    def text(self, name: str) -> str | None:
+        """Decoded value of the first field called ``name``."""
+        value = self.get(name)
+        if value is None:
+            return None
+        return decode_words(to_text(value))
+
+    def content_type(self) -> str:
+        """The stdlib's idea of the content type (what drives its parsing)."""
+        try:
+            return self.mime.get_content_type()
+        except Exception:
+            return self.mime.get_default_type()
+
+    def boundary(self) -> bytes | None:
+        """The multipart boundary as bytes, matched against raw lines."""
+        try:
+            b = self.mime.get_boundary()
+        except Exception:
+            return None
+        if b is None:
+            return None
+        return b.encode("utf-8", "surrogateescape")
+
+    def params(self, header: str = "content-type") -> dict[str, str]:
+        """RFC 2231-decoded parameters, lower-case names, first occurrence wins."""
+        out: dict[str, str] = {}
+        try:
+            items = self.mime.get_params(header=header) or []
+        except Exception:
+            return out
+        for key, value in items[1:]:
+            key = key.strip().lower()
+            if not key or key in out:
+                continue
+            try:
+                text = collapse_rfc2231_value(value)
+            except Exception:
+                text = value if isinstance(value, str) else str(value)
+            out[key] = _clean(text)
+        return out
+
+    def disposition(self) -> str | None:
+        try:
+            return self.mime.get_content_disposition()
+        except Exception:
+            return None
+
+    def filename(self) -> str | None:
+        try:
+            name = self.mime.get_filename()
+        except Exception:
+            return None
+        if name is None:
+            return None
+        name = _clean(decode_words(name)).strip()
+        return name or None
+
+
+def _clean(text: str) -> str:
+    """Replace surrogate-escaped bytes the stdlib may hand back."""
+    if any("\udc80" <= ch <= "\udcff" for ch in text):
+        return to_text(text.encode("utf-8", "surrogateescape"))
+    return text
+
+
+def parse_header_block(raw: bytes, start: int, end: int, default_type: str) -> HeaderBlock:
+    """Split ``raw[start:end]`` into fields exactly as ``email.feedparser`` would."""
+    text = raw[start:end].decode("ascii", "surrogateescape")
+    msg = EmailMessage(policy=policy.default)
+    if default_type != "text/plain":
+        msg.set_default_type(default_type)
+    groups: list[list[str]] = []
+    current: list[str] | None = None
+    for line in _LINES_STR.findall(text):
+        if line[0] in " \t":
+            if current is not None:
+                current.append(line)
+            continue
+        current = None
+        if line.startswith("From "):
+            continue  # mbox envelope line (or a misplaced one): not a field
+        i = line.find(":")
+        if i <= 0:
+            continue
+        current = [line]
+        groups.append(current)
+    fields: list[tuple[str, bytes]] = []
+    for lines in groups:
+        name, value = policy.default.header_source_parse(lines)
+        msg.set_raw(name, value)
+        raw_value = _EOL_STR.sub("", value).strip(" \t")
+        fields.append((name, raw_value.encode("ascii", "surrogateescape")))
+    return HeaderBlock(fields, msg)
