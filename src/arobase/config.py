@@ -7,6 +7,7 @@ Unknown sections and keys are errors: a typo must never be silently ignored.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Callable, Mapping
@@ -58,6 +59,23 @@ def _one_of(*choices: str) -> Callable[[str], str | None]:
     return check
 
 
+def _nameserver(value: str) -> str | None:
+    if value == "":
+        return None
+    host, sep, port = value.rpartition(":")
+    if sep and host and not host.endswith("]") and ":" in host:
+        host, port = value, "53"  # a bare IPv6 address
+    elif not sep or not host:
+        host, port = value, "53"
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return 'must be an IP address, optionally with a port (127.0.0.1:5353), or "" for the system resolver'
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        return "has an invalid port"
+    return None
+
+
 def _hostname(value: str) -> str | None:
     labels = value.rstrip(".").split(".")
     if not value or any(not label or len(label) > 63 for label in labels):
@@ -100,9 +118,26 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "smtp": {
         "max_message_size": Key(52_428_800, "largest message accepted, in bytes", _positive),
         "max_recipients": Key(100, "most recipients accepted for one message", _positive),
+        "command_timeout": Key(300, "seconds a client may take to send a whole command line", _positive),
+        "data_timeout": Key(180, "longest silence in seconds while a message is being received", _positive),
+        "max_errors": Key(20, "refused commands in one session before it is closed with 421", _positive),
     },
     "auth": {
         "allow_plaintext_on_loopback": Key(False, "development only: allow passwords without TLS from 127.0.0.0/8"),
+    },
+    "limits": {
+        "login_free_failures": Key(3, "failed logins per client IP or login answered without delay", _not_negative),
+        "login_delay_ms": Key(1000, "delay after the free failures, doubled at each further failure", _not_negative),
+        "login_max_delay_ms": Key(16000, "cap of that growing delay", _not_negative),
+        "login_lockout_failures": Key(10, "failed logins that lock the client IP or login out", _positive),
+        "login_lockout_seconds": Key(900, "how long a lockout lasts", _positive),
+        "messages_per_hour": Key(200, "messages a user may submit per hour; 0 means unlimited", _not_negative),
+        "recipients_per_day": Key(2000, "recipients a user may submit to per day; 0 means unlimited", _not_negative),
+    },
+    "dns": {
+        "nameserver": Key(
+            "", 'resolver for SPF/DKIM/DMARC, such as "127.0.0.1:5353"; "" uses the system resolver', _nameserver
+        ),
     },
     "log": {
         "level": Key("info", "debug, info, warning or error", _one_of("debug", "info", "warning", "error")),
