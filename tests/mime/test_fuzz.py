@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from arobase.mime import parse_message
+from arobase.mime import ParsedMessage, parse_message
 from arobase.mime.parse import _parse
 
 from .imap_sexp import check_body, check_envelope, parse_sexp
@@ -59,3 +61,5 @@ def test_never_crashes(raw: bytes) -> None:
     for p in m.parts:
         assert 0 <= p.header_start <= p.body_start <= p.body_end <= len(raw)
     assert parse_message(raw) == m
+    record = json.dumps(m.to_record(), ensure_ascii=False).encode("utf-8")  # no lone surrogates
+    assert ParsedMessage.from_record(json.loads(record)) == m

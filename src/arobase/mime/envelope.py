@@ -8,14 +8,12 @@ than from the stdlib's decoded view.  Readers get a decoded copy via
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from arobase.mime.headers import HeaderBlock, decode_words, to_text
 from arobase.mime.imapforms import imap_nstring
 from arobase.mime.model import Address
-
-_SPECIALS = b"<>@,;:.[]"
-_WSP = b" \t\r\n"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,38 +33,26 @@ class _Token:
     space_before: bool
 
 
+_SIMPLE = re.compile(rb'([ \t\r\n]+)|([^<>@,;:.\[\]" \t\r\n()]+)|(.)', re.DOTALL)
+
+
 def _tokenize(value: bytes) -> tuple[list[_Token], list[list[bytes]]]:
-    """Split a structured header into tokens; comments are returned per token slot."""
+    """Split a structured header into tokens.
+
+    ``comments[k + 1]`` holds the comments that follow token ``k`` (``comments[0]``
+    those before the first token); they are only used as a fallback display name.
+    """
     tokens: list[_Token] = []
     comments: list[list[bytes]] = [[]]
     i, n = 0, len(value)
     space = False
     while i < n:
         ch = value[i]
-        if ch in _WSP:
+        if ch == 0x28:  # "(" comment, nested, with quoted-pairs
+            i = _comment(value, i + 1, comments[-1])
             space = True
-            i += 1
-        elif ch == 0x28:  # "(" comment, nested, with quoted-pairs
-            depth, j, buf = 1, i + 1, bytearray()
-            while j < n and depth:
-                c = value[j]
-                if c == 0x5C and j + 1 < n:
-                    buf.append(value[j + 1])
-                    j += 2
-                    continue
-                if c == 0x28:
-                    depth += 1
-                elif c == 0x29:
-                    depth -= 1
-                    if depth == 0:
-                        j += 1
-                        break
-                buf.append(c)
-                j += 1
-            comments[-1].append(bytes(buf).strip())
-            space = True
-            i = j
-        elif ch == 0x22:  # quoted string
+            continue
+        if ch == 0x22:  # quoted string
             j, buf = i + 1, bytearray()
             while j < n and value[j] != 0x22:
                 if value[j] == 0x5C and j + 1 < n:
@@ -74,30 +60,45 @@ def _tokenize(value: bytes) -> tuple[list[_Token], list[list[bytes]]]:
                 buf.append(value[j])
                 j += 1
             tokens.append(_Token("quoted", bytes(buf), space))
-            comments.append([])
-            space = False
             i = j + 1
         elif ch == 0x5B:  # "[" domain literal
             j = value.find(b"]", i)
             j = n if j == -1 else j + 1
             tokens.append(_Token("literal", value[i:j], space))
-            comments.append([])
-            space = False
             i = j
-        elif ch in _SPECIALS:
-            tokens.append(_Token("special", bytes((ch,)), space))
-            comments.append([])
-            space = False
-            i += 1
         else:
-            j = i
-            while j < n and value[j] not in _SPECIALS and value[j] not in _WSP and value[j] not in b'"(':
-                j += 1
-            tokens.append(_Token("atom", value[i:j], space))
-            comments.append([])
-            space = False
-            i = j
+            m = _SIMPLE.match(value, i)
+            assert m is not None  # the last group matches any byte
+            i = m.end()
+            if m.group(1):
+                space = True
+                continue
+            kind = "atom" if m.group(2) else "special"
+            tokens.append(_Token(kind, m.group(), space))
+        comments.append([])
+        space = False
     return tokens, comments
+
+
+def _comment(value: bytes, i: int, into: list[bytes]) -> int:
+    """Read a (nested) comment body starting after "("; return the index after it."""
+    depth, buf, n = 1, bytearray(), len(value)
+    while i < n:
+        c = value[i]
+        if c == 0x5C and i + 1 < n:
+            buf.append(value[i + 1])
+            i += 2
+            continue
+        i += 1
+        if c == 0x28:
+            depth += 1
+        elif c == 0x29:
+            depth -= 1
+            if depth == 0:
+                break
+        buf.append(c)
+    into.append(bytes(buf).strip())
+    return i
 
 
 def _phrase(tokens: list[_Token]) -> bytes | None:
@@ -235,20 +236,32 @@ def _address_list_form(addrs: list[RawAddress]) -> bytes:
     return b"(" + items + b")"
 
 
-def envelope_form(headers: HeaderBlock) -> bytes:
-    """The IMAP ENVELOPE of a message header (RFC 3501/9051 section 7.5.2)."""
-    from_ = parse_address_list(headers.get("from"))
-    sender = parse_address_list(headers.get("sender")) or from_
-    reply_to = parse_address_list(headers.get("reply-to")) or from_
+ADDRESS_FIELDS = ("from", "sender", "reply-to", "to", "cc", "bcc")
+
+
+def header_addresses(headers: HeaderBlock) -> dict[str, list[RawAddress]]:
+    """Raw address lists of the six envelope address fields, parsed once."""
+    return {name: parse_address_list(headers.get(name)) for name in ADDRESS_FIELDS}
+
+
+def envelope_form(
+    headers: HeaderBlock, addresses: dict[str, list[RawAddress]] | None = None
+) -> bytes:
+    """The IMAP ENVELOPE of a message header (RFC 3501/9051 section 7.5.2).
+
+    Sender and Reply-To fall back to From when absent or empty, as RFC 3501 asks.
+    """
+    a = addresses if addresses is not None else header_addresses(headers)
+    from_ = a["from"]
     items = [
         imap_nstring(headers.get("date")),
         imap_nstring(headers.get("subject")),
         _address_list_form(from_),
-        _address_list_form(sender),
-        _address_list_form(reply_to),
-        _address_list_form(parse_address_list(headers.get("to"))),
-        _address_list_form(parse_address_list(headers.get("cc"))),
-        _address_list_form(parse_address_list(headers.get("bcc"))),
+        _address_list_form(a["sender"] or from_),
+        _address_list_form(a["reply-to"] or from_),
+        _address_list_form(a["to"]),
+        _address_list_form(a["cc"]),
+        _address_list_form(a["bcc"]),
         imap_nstring(headers.get("in-reply-to")),
         imap_nstring(headers.get("message-id")),
     ]

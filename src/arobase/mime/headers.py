@@ -2,16 +2,19 @@
 
 IMAP wants the raw (still encoded) header values while readers want decoded text,
 so a :class:`HeaderBlock` keeps both views: the raw unfolded bytes of every field,
-and a stdlib ``EmailMessage`` holding the same fields for MIME parameter parsing.
+and a stdlib ``Message`` holding the MIME fields for parameter parsing.
 """
 
 from __future__ import annotations
 
+import binascii
 import re
 from dataclasses import dataclass
-from email import policy
-from email.message import EmailMessage
+from email.message import Message
+from email.policy import Compat32
 from email.utils import collapse_rfc2231_value
+
+from arobase.mime.text import decode_bytes
 
 # A line the stdlib feed parser accepts as part of a header block.
 _HEADER_LINE = re.compile(rb"From |[\x21-\x39\x3b-\x7e]*:|[\t ]")
@@ -51,20 +54,54 @@ def to_text(data: bytes) -> str:
         return data.decode("latin-1")
 
 
+_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([qQbB])\?([^?]*)\?=")
+
+
 def decode_words(text: str) -> str:
-    """Resolve RFC 2047 encoded-words, leniently, never raising."""
+    """Resolve RFC 2047 encoded-words, leniently and in linear time, never raising.
+
+    Whitespace between adjacent encoded-words is dropped and adjacent words in
+    the same charset are joined before decoding (mailers split multi-byte
+    characters across words).  Words glued to other text are decoded too, as
+    most mail clients do.
+    """
     if "=?" not in text:
         return text
-    try:
-        return str(policy.default.header_factory("x-arobase-decode", text))
-    except Exception:
-        pass
-    try:
-        from email.header import decode_header, make_header
+    out: list[str] = []
+    pending = bytearray()
+    pending_charset = ""
+    pos = 0
+    for m in _ENCODED_WORD.finditer(text):
+        between = text[pos : m.start()]
+        if not (pending_charset and not between.strip()):
+            if pending_charset:
+                out.append(decode_bytes(bytes(pending), pending_charset))
+                pending.clear()
+                pending_charset = ""
+            out.append(between)
+        charset = m.group(1).split("*", 1)[0].lower()  # RFC 2231 "charset*lang"
+        if pending_charset and charset != pending_charset:
+            out.append(decode_bytes(bytes(pending), pending_charset))
+            pending.clear()
+        pending_charset = charset
+        pending += _word_bytes(m.group(2), m.group(3))
+        pos = m.end()
+    if pending_charset:
+        out.append(decode_bytes(bytes(pending), pending_charset))
+    out.append(text[pos:])
+    return "".join(out)
 
-        return str(make_header(decode_header(text)))
-    except Exception:
-        return text
+
+def _word_bytes(encoding: str, payload: str) -> bytes:
+    data = payload.encode("ascii", "replace")
+    if encoding in "qQ":
+        return binascii.a2b_qp(data, header=True)
+    data = re.sub(rb"[^A-Za-z0-9+/]", b"", data)
+    data = data[: len(data) // 4 * 4 + (len(data) % 4 if len(data) % 4 > 1 else 0)]
+    try:
+        return binascii.a2b_base64(data + b"=" * (-len(data) % 4))
+    except binascii.Error:
+        return b""
 
 
 def unfold(value: bytes) -> bytes:
@@ -77,7 +114,7 @@ class HeaderBlock:
     """The fields of one header block, raw and as a stdlib message."""
 
     fields: list[tuple[str, bytes]]
-    mime: EmailMessage
+    mime: Message
 
     def get(self, name: str) -> bytes | None:
         """Raw unfolded value of the first field called ``name``."""
@@ -97,7 +134,7 @@ class HeaderBlock:
     def content_type(self) -> str:
         """The stdlib's idea of the content type (what drives its parsing)."""
         try:
-            return self.mime.get_content_type()
+            return _clean(self.mime.get_content_type())
         except Exception:
             return self.mime.get_default_type()
 
@@ -126,14 +163,16 @@ class HeaderBlock:
                 text = collapse_rfc2231_value(value)
             except Exception:
                 text = value if isinstance(value, str) else str(value)
-            out[key] = _clean(text)
+            text = _clean(text)
+            out[key] = text if key == "boundary" else decode_words(text)
         return out
 
     def disposition(self) -> str | None:
         try:
-            return self.mime.get_content_disposition()
+            disposition = self.mime.get_content_disposition()
         except Exception:
             return None
+        return _clean(disposition) if disposition is not None else None
 
     def filename(self) -> str | None:
         try:
@@ -153,12 +192,28 @@ def _clean(text: str) -> str:
     return text
 
 
+class _RawPolicy(Compat32):
+    """compat32 without its 8-bit sanitising (which turns values into Header objects)."""
+
+    def header_fetch_parse(self, name: str, value: str) -> str:
+        return value
+
+
+_RAW_POLICY = _RawPolicy()
+# Fields the stdlib consults to shape the MIME tree and decode bodies.
+_MIME_FIELDS = ("content-type", "content-disposition", "content-transfer-encoding")
+MAX_MIME_FIELD = 16384
+"""MIME fields are cut to this length before parameter parsing (which is quadratic)."""
+
+
 def parse_header_block(raw: bytes, start: int, end: int, default_type: str) -> HeaderBlock:
-    """Split ``raw[start:end]`` into fields exactly as ``email.feedparser`` would."""
+    """Split ``raw[start:end]`` into fields exactly as ``email.feedparser`` would.
+
+    MIME parameters are then read, unfolded, with the stdlib's lenient compat32
+    helpers: unlike ``policy.default`` they accept the unquoted
+    ``boundary=----=_Part_1`` that real mailers send, and they run in linear time.
+    """
     text = raw[start:end].decode("ascii", "surrogateescape")
-    msg = EmailMessage(policy=policy.default)
-    if default_type != "text/plain":
-        msg.set_default_type(default_type)
     groups: list[list[str]] = []
     current: list[str] | None = None
     for line in _LINES_STR.findall(text):
@@ -174,10 +229,15 @@ def parse_header_block(raw: bytes, start: int, end: int, default_type: str) -> H
             continue
         current = [line]
         groups.append(current)
+    msg = Message(policy=_RAW_POLICY)
+    if default_type != "text/plain":
+        msg.set_default_type(default_type)
     fields: list[tuple[str, bytes]] = []
     for lines in groups:
-        name, value = policy.default.header_source_parse(lines)
-        msg.set_raw(name, value)
+        name, value = _RAW_POLICY.header_source_parse(lines)
+        key = name.lower()
+        if key in _MIME_FIELDS and msg.get(key) is None:
+            msg.set_raw(name, _EOL_STR.sub("", value[:MAX_MIME_FIELD]))
         raw_value = _EOL_STR.sub("", value).strip(" \t")
         fields.append((name, raw_value.encode("ascii", "surrogateescape")))
     return HeaderBlock(fields, msg)

@@ -10,12 +10,13 @@ import logging
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.message import Message
 from email.utils import parsedate_to_datetime
 
-from arobase.mime.envelope import decoded_addresses, envelope_form, parse_address_list
+from arobase.mime.envelope import decoded_addresses, envelope_form, header_addresses
 from arobase.mime.headers import HeaderBlock, decode_words, scan_header, to_text
 from arobase.mime.imapforms import BodyNode, body_form
-from arobase.mime.model import Address, ParsedMessage, Part
+from arobase.mime.model import ParsedMessage, Part
 from arobase.mime.structure import ENCAPSULATING, Entity, parse_structure
 from arobase.mime.subject import base_subject
 from arobase.mime.text import decode_bytes, html_to_text, make_preview, normalize_newlines
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 MAX_BODY_TEXT = 4_000_000
 """Cap on ``body_text`` characters: enough for search, bounded for the store."""
 
+_TRANSFER_ENCODED = frozenset({"base64", "quoted-printable", "x-uuencode", "uuencode", "x-uue", "uue"})
 _MSG_ID = re.compile(rb"<[^<>]*>")
 _RAW_FIELDS = (
     "content-id",
@@ -81,17 +83,18 @@ def _parse(raw: bytes) -> ParsedMessage:
     label, prefix = ("", "") if root.kind == "multipart" else ("1", "1")
     node = _visit(root, label, prefix, walk, parent_type=None, in_message=False)
     h = root.headers
+    addrs = header_addresses(h)
     preview_source = walk.main_plain if walk.main_plain is not None else walk.main_html
     subject = _clean_text(h.text("subject") or "")
     return ParsedMessage(
         date=_parse_date(h.get("date")),
         subject=subject,
-        from_=_addresses(h, "from"),
-        sender=_addresses(h, "sender"),
-        reply_to=_addresses(h, "reply-to"),
-        to=_addresses(h, "to"),
-        cc=_addresses(h, "cc"),
-        bcc=_addresses(h, "bcc"),
+        from_=decoded_addresses(addrs["from"]),
+        sender=decoded_addresses(addrs["sender"]),
+        reply_to=decoded_addresses(addrs["reply-to"]),
+        to=decoded_addresses(addrs["to"]),
+        cc=decoded_addresses(addrs["cc"]),
+        bcc=decoded_addresses(addrs["bcc"]),
         message_id=_first_msg_id(h.get("message-id")),
         in_reply_to=_first_msg_id(h.get("in-reply-to"), bare_ok=False),
         references=_msg_ids(h.get("references")),
@@ -99,7 +102,7 @@ def _parse(raw: bytes) -> ParsedMessage:
         preview=make_preview(preview_source or ""),
         has_attachments=walk.has_attachments,
         parts=walk.parts,
-        imap_envelope=envelope_form(h),
+        imap_envelope=envelope_form(h, addrs),
         imap_body=body_form(node, extended=False),
         imap_bodystructure=body_form(node, extended=True),
         header_text=_header_text(h),
@@ -176,9 +179,12 @@ def _collect_text(e: Entity, part: Part, walk: _Walk, secondary: bool, plain_sib
 def _decoded_body(e: Entity, raw: bytes) -> bytes:
     """Transfer-decode a leaf body with the stdlib's own (lenient) decoders."""
     body = raw[e.body_start : e.body_end]
-    msg = e.headers.mime
+    if e.encoding not in _TRANSFER_ENCODED:
+        return body
+    msg = Message()
+    msg["Content-Transfer-Encoding"] = e.encoding
+    msg.set_payload(body.decode("ascii", "surrogateescape"))
     try:
-        msg.set_payload(body.decode("ascii", "surrogateescape"))
         data = msg.get_payload(decode=True)
     except Exception:
         return body
@@ -246,10 +252,6 @@ def _raw_text(h: HeaderBlock, name: str) -> str | None:
 def _clean_text(text: str) -> str:
     """Collapse control characters and folding left in decoded header text."""
     return " ".join(text.split()) if any(c in text for c in "\r\n\t") else text.strip()
-
-
-def _addresses(h: HeaderBlock, name: str) -> list[Address]:
-    return decoded_addresses(parse_address_list(h.get(name)))
 
 
 def _parse_date(value: bytes | None) -> datetime | None:
