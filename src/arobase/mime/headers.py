@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import binascii
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import Message
 from email.policy import Compat32
 from email.utils import collapse_rfc2231_value
+from typing import Any
 
 from arobase.mime.text import decode_bytes
 
@@ -115,6 +116,7 @@ class HeaderBlock:
 
     fields: list[tuple[str, bytes]]
     mime: Message
+    _params_cache: dict[str, list[tuple[str, Any]]] = field(default_factory=dict)
 
     def get(self, name: str) -> bytes | None:
         """Raw unfolded value of the first field called ``name``."""
@@ -139,31 +141,20 @@ class HeaderBlock:
             return self.mime.get_default_type()
 
     def boundary(self) -> bytes | None:
-        """The multipart boundary as bytes, matched against raw lines."""
-        try:
-            b = self.mime.get_boundary()
-        except Exception:
+        """The multipart boundary as bytes (as ``Message.get_boundary``), for raw lines."""
+        value = self._param("boundary", "content-type")
+        if value is None:
             return None
-        if b is None:
-            return None
-        return b.encode("utf-8", "surrogateescape")
+        return _collapse(value).rstrip().encode("utf-8", "surrogateescape")
 
     def params(self, header: str = "content-type") -> dict[str, str]:
         """RFC 2231-decoded parameters, lower-case names, first occurrence wins."""
         out: dict[str, str] = {}
-        try:
-            items = self.mime.get_params(header=header) or []
-        except Exception:
-            return out
-        for key, value in items[1:]:
+        for key, value in self._raw_params(header)[1:]:
             key = key.strip().lower()
             if not key or key in out:
                 continue
-            try:
-                text = collapse_rfc2231_value(value)
-            except Exception:
-                text = value if isinstance(value, str) else str(value)
-            text = _clean(text)
+            text = _clean(_collapse(value))
             out[key] = text if key == "boundary" else decode_words(text)
         return out
 
@@ -175,19 +166,46 @@ class HeaderBlock:
         return _clean(disposition) if disposition is not None else None
 
     def filename(self) -> str | None:
-        try:
-            name = self.mime.get_filename()
-        except Exception:
+        """Like ``Message.get_filename``, plus encoded-word decoding (common in the wild)."""
+        value = self._param("filename", "content-disposition")
+        if value is None:
+            value = self._param("name", "content-type")
+        if value is None:
             return None
-        if name is None:
-            return None
-        name = _clean(decode_words(name)).strip()
+        name = decode_words(_clean(_collapse(value))).strip()
         return name or None
+
+    def _raw_params(self, header: str) -> list[tuple[str, Any]]:
+        """``Message.get_params`` for ``header``, computed once (it is not cheap)."""
+        cached = self._params_cache.get(header)
+        if cached is None:
+            try:
+                cached = self.mime.get_params(header=header) or []
+            except Exception:
+                cached = []
+            self._params_cache[header] = cached
+        return cached
+
+    def _param(self, name: str, header: str) -> Any:
+        for key, value in self._raw_params(header):
+            if key.lower() == name:
+                return value
+        return None
+
+
+def _collapse(value: Any) -> str:
+    try:
+        return collapse_rfc2231_value(value)
+    except Exception:
+        return value if isinstance(value, str) else str(value)
+
+
+_SURROGATES = re.compile("[\udc80-\udcff]")
 
 
 def _clean(text: str) -> str:
     """Replace surrogate-escaped bytes the stdlib may hand back."""
-    if any("\udc80" <= ch <= "\udcff" for ch in text):
+    if _SURROGATES.search(text):
         return to_text(text.encode("utf-8", "surrogateescape"))
     return text
 

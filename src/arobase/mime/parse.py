@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 MAX_BODY_TEXT = 4_000_000
 """Cap on ``body_text`` characters: enough for search, bounded for the store."""
+MAX_HTML_CHARS = 1_000_000
+"""HTML beyond this is not converted for search: HTMLParser costs ~0.5 s per MB."""
 
 _TRANSFER_ENCODED = frozenset({"base64", "quoted-printable", "x-uuencode", "uuencode", "x-uue", "uue"})
 _MSG_ID = re.compile(rb"<[^<>]*>")
@@ -163,7 +165,7 @@ def _collect_text(e: Entity, part: Part, walk: _Walk, secondary: bool, plain_sib
     data = _decoded_body(e, walk.raw)
     text = decode_bytes(data, part.params.get("charset"))
     if part.subtype == "html":
-        text = html_to_text(text)
+        text = html_to_text(text[:MAX_HTML_CHARS])
         if not secondary and walk.main_html is None:
             walk.main_html = text
         if plain_sibling:
