@@ -133,3 +133,18 @@ def test_lines_and_sizes() -> None:
     m = parse_message(b"Subject: x\r\n\r\na\r\nb\r\nc")
     assert (m.parts[0].size, m.parts[0].lines) == (7, 3)
     assert re.search(rb'"7BIT" 7 3\)$', m.imap_body)
+
+
+def test_part_budget_keeps_the_rest_in_the_last_part() -> None:
+    from arobase.mime.structure import MAX_PARTS
+
+    raw = (
+        b"Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+        + b"--b\r\n\r\nz\r\n" * (MAX_PARTS + 50)
+        + b"--b--\r\n"
+    )
+    m = _parse(raw)
+    assert len(m.parts) == MAX_PARTS
+    last = m.parts[-1]
+    assert raw[last.body_start : last.body_end].endswith(b"z\r\n--b--")
+    well_formed(m)

@@ -81,3 +81,28 @@ def test_header_text_for_search() -> None:
     m = parse_message(b"Subject: =?utf-8?b?w6l0w6k=?=\r\nX-Tag: plain\r\n\r\n")
     assert "Subject: \u00e9t\u00e9" in m.header_text
     assert "X-Tag: plain" in m.header_text
+
+
+def test_preview_uses_first_body_not_a_later_footer() -> None:
+    raw = (
+        b"Content-Type: multipart/mixed; boundary=m\r\n\r\n"
+        b"--m\r\nContent-Type: text/html\r\n\r\n<p>real body</p>\r\n"
+        b"--m\r\nContent-Type: text/plain\r\n\r\n-- list footer\r\n--m--\r\n"
+    )
+    m = parse_message(raw)
+    assert m.preview == "real body"
+    assert "list footer" in m.body_text
+
+
+def test_preview_skips_attachments_and_attached_messages() -> None:
+    raw = (
+        b"Content-Type: multipart/mixed; boundary=m\r\n\r\n"
+        b"--m\r\nContent-Type: text/plain; name=notes.txt\r\n"
+        b"Content-Disposition: attachment; filename=notes.txt\r\n\r\nattached notes\r\n"
+        b"--m\r\nContent-Type: message/rfc822\r\n\r\nSubject: fwd\r\n\r\nforwarded text\r\n"
+        b"--m--\r\n"
+    )
+    m = parse_message(raw)
+    assert m.preview == ""
+    assert "attached notes" in m.body_text and "forwarded text" in m.body_text
+    assert m.has_attachments and m.attachment_names == ["notes.txt"]

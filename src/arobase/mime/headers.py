@@ -105,11 +105,6 @@ def _word_bytes(encoding: str, payload: str) -> bytes:
         return b""
 
 
-def unfold(value: bytes) -> bytes:
-    """Drop folding line breaks (keeping the whitespace after them) and trim."""
-    return _EOL.sub(b"", value).strip(b" \t")
-
-
 @dataclass(slots=True)
 class HeaderBlock:
     """The fields of one header block, raw and as a stdlib message."""

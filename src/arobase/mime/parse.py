@@ -73,8 +73,7 @@ class _Walk:
     parts: list[Part] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)
     text_len: int = 0
-    main_plain: str | None = None
-    main_html: str | None = None
+    main_text: str | None = None
     has_attachments: bool = False
     attachment_names: list[str] = field(default_factory=list)
 
@@ -86,7 +85,6 @@ def _parse(raw: bytes) -> ParsedMessage:
     node = _visit(root, label, prefix, walk, parent_type=None, in_message=False)
     h = root.headers
     addrs = header_addresses(h)
-    preview_source = walk.main_plain if walk.main_plain is not None else walk.main_html
     subject = _clean_text(h.text("subject") or "")
     return ParsedMessage(
         date=_parse_date(h.get("date")),
@@ -101,7 +99,7 @@ def _parse(raw: bytes) -> ParsedMessage:
         in_reply_to=_first_msg_id(h.get("in-reply-to"), bare_ok=False),
         references=_msg_ids(h.get("references")),
         base_subject=base_subject(subject),
-        preview=make_preview(preview_source or ""),
+        preview=make_preview(walk.main_text or ""),
         has_attachments=walk.has_attachments,
         parts=walk.parts,
         imap_envelope=envelope_form(h, addrs),
@@ -159,21 +157,23 @@ def _visit(
 
 
 def _collect_text(e: Entity, part: Part, walk: _Walk, secondary: bool, plain_sibling: bool) -> None:
-    """Decode a text leaf into ``body_text``; remember the main body for the preview."""
+    """Decode a text leaf into ``body_text``; remember the main body for the preview.
+
+    The main body is the first inline text/plain or text/html leaf of the message
+    itself, preferring text/plain within a multipart/alternative.
+    """
     if walk.text_len > MAX_BODY_TEXT:
         return
+    if part.subtype == "html" and plain_sibling:
+        return  # the text/plain alternative carries the same text
     data = _decoded_body(e, walk.raw)
     text = decode_bytes(data, part.params.get("charset"))
     if part.subtype == "html":
         text = html_to_text(text[:MAX_HTML_CHARS])
-        if not secondary and walk.main_html is None:
-            walk.main_html = text
-        if plain_sibling:
-            return  # the text/plain alternative already carries this text
     else:
         text = normalize_newlines(text)
-        if part.subtype == "plain" and not secondary and walk.main_plain is None:
-            walk.main_plain = text
+    if part.subtype in ("plain", "html") and not secondary and walk.main_text is None:
+        walk.main_text = text
     walk.texts.append(text)
     walk.text_len += len(text)
 

@@ -19,6 +19,8 @@ Kind = Literal["leaf", "multipart", "message"]
 
 MAX_DEPTH = 50
 """Entities nested deeper than this are kept as opaque leaves (no recursion bombs)."""
+MAX_PARTS = 5000
+"""At most this many entities per message; the rest stays inside the last part's body."""
 
 ENCAPSULATING = frozenset({"message/rfc822", "message/global"})
 """Types whose body is a whole message that IMAP describes with an envelope."""
@@ -49,9 +51,14 @@ class Entity:
     children: list[Entity] = field(default_factory=list)
 
 
+@dataclass(slots=True)
+class _Budget:
+    left: int = MAX_PARTS
+
+
 def parse_structure(raw: bytes) -> Entity:
     """Parse the whole message into an :class:`Entity` tree."""
-    return _parse_entity(raw, 0, len(raw), len(raw), "text/plain", 0)
+    return _parse_entity(raw, 0, len(raw), len(raw), "text/plain", 0, _Budget())
 
 
 def cte_of(headers: HeaderBlock) -> str:
@@ -65,8 +72,15 @@ def cte_of(headers: HeaderBlock) -> str:
 
 
 def _parse_entity(
-    raw: bytes, start: int, end: int, content_end: int, default_type: str, depth: int
+    raw: bytes,
+    start: int,
+    end: int,
+    content_end: int,
+    default_type: str,
+    depth: int,
+    budget: _Budget,
 ) -> Entity:
+    budget.left -= 1
     header_end, body_start = scan_header(raw, start, end)
     headers = parse_header_block(raw, start, header_end, default_type)
     declared = headers.content_type()
@@ -84,13 +98,13 @@ def _parse_entity(
         encoding=encoding,
         explicit_type=explicit,
     )
-    if depth >= MAX_DEPTH:
-        if declared.startswith(("multipart/", "message/")):
-            entity.content_type = "application/octet-stream"
+    if depth >= MAX_DEPTH or budget.left <= 0:
+        if declared.startswith("multipart/") or declared in ENCAPSULATING:
+            entity.content_type = "application/octet-stream"  # opaque: not descended
         return entity
     maintype = declared.partition("/")[0]
     if declared in ENCAPSULATING and encoding in IDENTITY_ENCODINGS:
-        inner = _parse_entity(raw, body_start, end, body_end, "text/plain", depth + 1)
+        inner = _parse_entity(raw, body_start, end, body_end, "text/plain", depth + 1, budget)
         entity.kind = "message"
         entity.children.append(inner)
     elif maintype == "multipart":
@@ -99,12 +113,15 @@ def _parse_entity(
         if not spans:
             entity.content_type = "text/plain"
             return entity
+        if len(spans) > budget.left:  # keep the first ones; the last swallows the rest
+            spans = spans[: max(1, budget.left)]
+            spans[-1] = (spans[-1][0], end)
         entity.kind = "multipart"
         child_default = "message/rfc822" if declared == "multipart/digest" else "text/plain"
         for cs, ce in spans:
             child_end = min(_strip_eol(raw, cs, ce), body_end)
             entity.children.append(
-                _parse_entity(raw, cs, ce, child_end, child_default, depth + 1)
+                _parse_entity(raw, cs, ce, child_end, child_default, depth + 1, budget)
             )
     return entity
 
