@@ -4,8 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATA ?= ./var
-# Debian packages the test suite drives as real clients.
-DEB_PACKAGES := swaks
+# Debian packages the test suite drives as real clients (libnet-ssleay-perl gives swaks its TLS).
+DEB_PACKAGES := swaks libnet-ssleay-perl
 
 .PHONY: run test install debian lint bench clean
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from arobase.smtp import replies
 from arobase.smtp.replies import Reply
@@ -249,3 +251,58 @@ def test_reply_rendering() -> None:
     assert Reply(250, "", "host\nPIPELINING\nSIZE 10").render() == b"250-host\r\n250-PIPELINING\r\n250 SIZE 10\r\n"
     assert Reply(334, "", "").render() == b"334 \r\n"
     assert replies.TOO_MANY_RECIPIENTS.is_error and not replies.OK.is_error
+
+
+# -- against a plain reference implementation ------------------------------------------------------
+
+
+def reference(stream: bytes, max_size: int, eight_bit: bool) -> tuple[bool, DataProblem | None, bytes, bytes]:
+    """The DATA rules applied to a whole stream at once, line by line: (done, problem, content, leftover)."""
+    after_crlf, body, problems, size, pos = True, b"", set(), 0, 0
+    while (nl := stream.find(b"\n", pos)) != -1:
+        line, pos = stream[pos : nl + 1], nl + 1
+        if after_crlf and line == b".\r\n":
+            return True, min(problems, default=None), body, stream[pos:]
+        after_crlf = line.endswith(b"\r\n")
+        if not after_crlf or b"\r" in line[:-2]:
+            problems.add(DataProblem.BARE_NEWLINE)
+        if b"\0" in line:
+            problems.add(DataProblem.NUL)
+        line = line[1:] if line.startswith(b".") else line
+        if len(line) > 1000:
+            problems.add(DataProblem.LINE_TOO_LONG)
+        if not eight_bit and not line.isascii():
+            problems.add(DataProblem.EIGHT_BIT)
+        size += len(line)
+        if size > max_size:
+            problems.add(DataProblem.TOO_BIG)
+        body += line
+    return False, min(problems, default=None), b"", b""
+
+
+PIECES = [b"a", b"text ", b".", b"..", b"\r\n", b"\r\n", b"\r\n.\r\n", b"\r", b"\n", b"\0", "é".encode(), b"x" * 500]
+
+
+@given(
+    pieces=st.lists(st.sampled_from(PIECES), max_size=60),
+    cuts=st.lists(st.integers(min_value=1, max_value=700), max_size=20),
+    max_size=st.integers(min_value=1, max_value=3000),
+    eight_bit=st.booleans(),
+)
+@settings(max_examples=500, deadline=None)
+def test_matches_the_reference_for_any_stream_and_split(
+    pieces: list[bytes], cuts: list[int], max_size: int, eight_bit: bool
+) -> None:
+    stream = b"".join(pieces)
+    reader = DataReader(max_size, eight_bit=eight_bit)
+    leftover, pos = b"", 0
+    for cut in [*cuts, len(stream)]:
+        leftover += reader.feed(stream[pos : pos + cut])
+        pos += cut
+    leftover += reader.feed(stream[pos:])
+    done, problem, content, rest = reference(stream, max_size, eight_bit)
+    assert reader.done == done
+    if done:  # before the end, an unfinished long line may already have been counted: that is fine
+        assert (reader.problem, leftover) == (problem, rest)
+        if problem is None:
+            assert reader.content() == content

@@ -178,29 +178,82 @@ class DataReader:
             return data
         buf = self._partial + data if self._partial else data
         self._partial = b""
+        last = buf.rfind(b"\n")
+        if last != -1 and not self.problems and not self._partial_overlong:
+            pos, leftover = self._region(buf, last)
+        else:
+            pos, leftover = self._lines(buf)
+        if self.done:
+            return leftover
+        self._keep_partial(buf[pos:])
+        return b""
+
+    def _region(self, buf: bytes, last: int) -> tuple[int, bytes]:
+        """Fast path for the usual clean message: whole lines checked and copied in bulk.
+
+        `buf[:last + 1]` holds complete lines starting at a line start. Any doubt (a bare CR or
+        LF, NUL, 8-bit, a long line) hands the lines to the line-by-line path, which decides.
+        """
+        if self._after_crlf and buf.startswith(b".\r\n"):
+            self.done = True
+            return 3, buf[3:]
+        end = buf.find(b"\r\n.\r\n", 0, last + 1)
+        region = buf[: end + 2] if end != -1 else buf[: last + 1]
+        crlf = region.count(b"\r\n")
+        suspicious = (
+            region.count(b"\n") != crlf
+            or region.count(b"\r") != crlf
+            or b"\0" in region
+            or (not self.eight_bit and not region.isascii())
+            or max(map(len, region.split(b"\n"))) >= TEXT_LINE_LIMIT
+        )
+        if suspicious:
+            self._lines(region)
+        else:
+            body = region.replace(b"\r\n.", b"\r\n")
+            if body.startswith(b"."):
+                body = body[1:]
+            self._after_crlf = True
+            self._count(body)
+            if not self.problems:
+                self._body += body
+        if end == -1:
+            return last + 1, b""
+        self.done = True
+        return end + 5, buf[end + 5 :]
+
+    def _lines(self, buf: bytes) -> tuple[int, bytes]:
+        """Line by line: returns where the unconsumed partial line starts, and what follows an end."""
         pos = 0
         find = buf.find
         while True:
             nl = find(b"\n", pos)
             if nl == -1:
-                break
+                return pos, b""
             line = buf[pos : nl + 1]
             pos = nl + 1
             overlong = self._partial_overlong
             self._partial_overlong = False
             if self._after_crlf and not overlong and line == b".\r\n":
                 self.done = True
-                return buf[pos:]
+                return pos, buf[pos:]
             self._line(line, overlong)
-        rest = buf[pos:]
+
+    def _keep_partial(self, rest: bytes) -> None:
         if len(rest) > TEXT_LINE_LIMIT + 1:  # + 1 for a stuffed dot
             # Keep only the last octet, a possible CR whose LF comes in the next packet.
             self._refuse(DataProblem.LINE_TOO_LONG)
-            self._count(rest[:-1])
+            dropped = rest[1 if rest.startswith(b".") and not self._partial_overlong else 0 : -1]
+            if b"\r" in dropped:  # no LF in `rest`, so any CR before its last octet is bare
+                self._refuse(DataProblem.BARE_NEWLINE)
+            if b"\0" in dropped:
+                self._refuse(DataProblem.NUL)
+            if not self.eight_bit and not dropped.isascii():
+                self._refuse(DataProblem.EIGHT_BIT)
+            self._count(dropped)
             rest = rest[-1:]
             self._partial_overlong = True
         self._partial = rest
-        return b""
 
     def _line(self, line: bytes, overlong: bool) -> None:
         crlf = line.endswith(b"\r\n")
