@@ -10,6 +10,9 @@ from dataclasses import dataclass
 
 from .config import Config
 from .services.accounts import Accounts
+from .services.delivery import Delivery
+from .services.dns import Resolver
+from .services.throttle import Throttle
 from .store import Store, open_store
 from .tls import TLSContexts
 
@@ -20,6 +23,9 @@ class App:
     store: Store
     accounts: Accounts
     tls: TLSContexts
+    throttle: Throttle
+    delivery: Delivery
+    resolver: Resolver
 
     @classmethod
     def open(cls, config: Config) -> App:
@@ -30,7 +36,25 @@ class App:
             subaddress_separator=config.accounts.subaddress_separator,
             default_quota=config.accounts.default_quota,
         )
-        return cls(config, store, accounts, tls)
+        return cls(
+            config,
+            store,
+            accounts,
+            tls,
+            throttle=Throttle.from_config(config.limits),
+            delivery=Delivery(store, accounts, config.server.hostname),
+            resolver=make_resolver(config.dns.nameserver),
+        )
 
     def close(self) -> None:
         self.store.close()
+
+
+def make_resolver(nameserver: str) -> Resolver:
+    """The [dns] nameserver setting ("", "HOST" or "HOST:PORT") as a Resolver."""
+    if not nameserver:
+        return Resolver()
+    host, sep, port = nameserver.rpartition(":")
+    if not sep or not host or (":" in host and not host.endswith("]")):
+        return Resolver(nameserver.strip("[]"))
+    return Resolver(host.strip("[]"), int(port))

@@ -21,6 +21,7 @@ from typing import TextIO
 
 from .app import App
 from .config import Config
+from .smtp import open_smtp
 
 log = logging.getLogger("arobase")
 
@@ -38,7 +39,7 @@ class Endpoint:
 
 Opener = Callable[[App], Awaitable[list[Endpoint]]]
 
-PROTOCOLS: list[Opener] = []
+PROTOCOLS: list[Opener] = [open_smtp]
 
 
 def split_address(address: str) -> tuple[str, int]:
