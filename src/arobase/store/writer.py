@@ -45,11 +45,21 @@ class Pending(Generic[T]):
 class Transaction:
     """What a write operation gets: the connection, and a list to report its changes in."""
 
-    __slots__ = ("changes", "db")
+    __slots__ = ("changes", "db", "deferred")
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
         self.changes: list[Change] = []
+        self.deferred: list[tuple[str, tuple[Any, ...]]] = []
+
+    def defer(self, sql: str, params: tuple[Any, ...]) -> None:
+        """Run `sql` at the end of the batch, in the same commit, if this operation succeeds.
+
+        For full-text indexing: SQLite's FTS5 flushes its pending index data at every savepoint,
+        so inserting row by row would write one index segment per message instead of one per
+        commit.
+        """
+        self.deferred.append((sql, params))
 
 
 @dataclass(slots=True)
@@ -112,6 +122,7 @@ class Writer:
 
     def _commit(self, db: sqlite3.Connection, batch: list[_Job]) -> None:
         outcomes: list[tuple[_Job, bool, Any, list[Change]]] = []
+        deferred: dict[str, list[tuple[Any, ...]]] = {}
         try:
             db.execute("BEGIN IMMEDIATE")
             for job in batch:
@@ -126,6 +137,10 @@ class Writer:
                 else:
                     db.execute("RELEASE op")
                     outcomes.append((job, True, result, tx.changes))
+                    for sql, params in tx.deferred:
+                        deferred.setdefault(sql, []).append(params)
+            for sql, rows in deferred.items():
+                db.executemany(sql, rows)
             db.execute("COMMIT")
         except BaseException as e:
             log.exception("store commit failed")

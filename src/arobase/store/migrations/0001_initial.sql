@@ -75,6 +75,14 @@ CREATE TABLE blobs (
 );
 CREATE INDEX blobs_message_id ON blobs(message_id);
 
+-- The bytes of messages up to Store.inline_max, kept in the same commit as their metadata, so one
+-- fsync of the write-ahead log makes a whole batch of deliveries durable. Larger messages are
+-- files under blobs/, fsynced before the commit that references them.
+CREATE TABLE blob_data (
+    blob_id INTEGER PRIMARY KEY REFERENCES blobs(id) ON DELETE CASCADE,
+    data BLOB NOT NULL
+);
+
 -- Substring index (IMAP SEARCH is a substring match); rowid = blobs.id.
 CREATE VIRTUAL TABLE blob_text USING fts5(headers, body, attachments, tokenize = 'trigram');
 

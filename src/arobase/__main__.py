@@ -1,0 +1,5 @@
+import sys
+
+from arobase.cli.main import main
+
+sys.exit(main())
