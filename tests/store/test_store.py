@@ -345,3 +345,18 @@ def test_large_messages_live_in_files_small_ones_in_the_commit(store: Store, ali
     assert store.check() == []
     files[0].unlink()
     assert store.check() == [f"blob {BlobStore.digest(large)}: file missing"]
+
+
+def test_everything_computed_at_ingest_comes_back_identical(store: Store, alice) -> None:  # type: ignore[no-untyped-def]
+    from arobase.mime import parse_message
+
+    raw = (
+        b"From: =?utf-8?q?Ren=C3=A9?= <rene@remote.example>\r\nTo: a@example.test\r\nSubject: Re: plans\r\n"
+        b"Date: Mon, 2 Mar 2026 10:00:00 +0100\r\nMessage-ID: <p@remote.example>\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\nContent-Type: text/html\r\n\r\n'
+        b"<p>See <b>attached</b></p>\r\n--b\r\nContent-Type: application/pdf; name=plan.pdf\r\n"
+        b"Content-Disposition: attachment; filename=plan.pdf\r\n\r\n%PDF\r\n--b--\r\n"
+    )
+    ((_, mailbox_id, uid),) = store.deliver(store.put_message(raw), [(alice.id, "INBOX")]).wait()
+    stored = store.get_message(mailbox_id, uid)
+    assert store.parsed(stored.blob) == parse_message(raw)  # type: ignore[union-attr]

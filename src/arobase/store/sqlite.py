@@ -40,6 +40,7 @@ from .writer import Pending, Transaction, Writer
 _FLAG_BITS = {flag.lower(): 1 << i for i, flag in enumerate(SYSTEM_FLAGS)}
 _SEEN = _FLAG_BITS["\\seen"]
 
+_SEPARATE_FIELDS = ("imap_envelope", "imap_body", "imap_bodystructure", "header_text", "body_text")
 _MAILBOX_COLUMNS = (
     "id, account_id, name, special_use, subscribed, selectable, uidvalidity, uidnext,"
     " highestmodseq, messages, unseen, size"
@@ -699,13 +700,20 @@ class SQLiteStore:
         parsed = blob.parsed or parse_message(blob.data or self.blobs.get(blob.hash))
         first_from = parsed.from_[0] if parsed.from_ else None
         sender = f"{first_from.mailbox}@{first_from.host}" if first_from and first_from.host else ""
+        record = parsed.to_record()
+        for column in _SEPARATE_FIELDS:  # kept in their own columns, or in the full-text index
+            record[column] = ""
         cur = tx.db.execute(
-            "INSERT INTO blobs (hash, size, parsed, sent_date, subject, base_subject, sender, message_id,"
-            " in_reply_to, refs, preview, has_attachments) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO blobs (hash, size, parsed, imap_envelope, imap_body, imap_bodystructure, sent_date,"
+            " subject, base_subject, sender, message_id, in_reply_to, refs, preview, has_attachments)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 blob.hash,
                 blob.size,
-                json.dumps(parsed.to_record(), separators=(",", ":")),
+                json.dumps(record, separators=(",", ":")),
+                parsed.imap_envelope,
+                parsed.imap_body,
+                parsed.imap_bodystructure,
                 int(parsed.date.timestamp()) if parsed.date else None,
                 parsed.subject,
                 parsed.base_subject,
@@ -769,10 +777,26 @@ class SQLiteStore:
         return bytes(row[0]) if row else self.blobs.get(digest)
 
     def parsed(self, digest: str) -> ParsedMessage:
-        row = self._reader().execute("SELECT parsed FROM blobs WHERE hash = ?", (digest,)).fetchone()
+        """Everything computed from a message at ingest, without reparsing it."""
+        row = (
+            self._reader()
+            .execute(
+                "SELECT b.parsed, b.imap_envelope, b.imap_body, b.imap_bodystructure, t.headers, t.body"
+                " FROM blobs b JOIN blob_text t ON t.rowid = b.id WHERE b.hash = ?",
+                (digest,),
+            )
+            .fetchone()
+        )
         if row is None:
             raise NotFound(f"no message content {digest}")
-        return ParsedMessage.from_record(json.loads(row[0]))
+        record = json.loads(row[0])
+        record["imap_envelope"], record["imap_body"], record["imap_bodystructure"] = (
+            bytes(row[1]).decode("latin-1"),
+            bytes(row[2]).decode("latin-1"),
+            bytes(row[3]).decode("latin-1"),
+        )
+        record["header_text"], record["body_text"] = row[4], row[5]
+        return ParsedMessage.from_record(record)
 
     def search_text(self, mailbox_id: int, text: str, field: str = "text") -> list[int]:
         """UIDs whose headers/body/attachment names contain `text` (case-insensitive substring).

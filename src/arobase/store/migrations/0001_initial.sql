@@ -62,7 +62,10 @@ CREATE TABLE blobs (
     id INTEGER PRIMARY KEY,
     hash TEXT NOT NULL UNIQUE,            -- SHA-256 hex of the bytes on disk
     size INTEGER NOT NULL,
-    parsed TEXT NOT NULL,                 -- JSON of arobase.mime.ParsedMessage
+    parsed TEXT NOT NULL,                 -- JSON of arobase.mime.ParsedMessage, less the columns below
+    imap_envelope BLOB NOT NULL,          -- exact IMAP FETCH forms, computed once at ingest
+    imap_body BLOB NOT NULL,
+    imap_bodystructure BLOB NOT NULL,
     sent_date INTEGER,                    -- Date: header, unix seconds
     subject TEXT NOT NULL DEFAULT '',
     base_subject TEXT NOT NULL DEFAULT '',
