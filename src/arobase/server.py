@@ -25,7 +25,8 @@ from .smtp import open_smtp
 
 log = logging.getLogger("arobase")
 
-HEALTH_INTERVAL = 60.0
+HEALTH_INTERVAL = 600.0
+SWEEP_INTERVAL = 3600.0
 DEMO_LOGINS = "demo-logins.txt"
 
 
@@ -83,9 +84,11 @@ class Server:
             await self.start()
             print(f"Arobase is running for {self.config.server.hostname}, data in {self.config.data_dir}\n", file=out)
             print(startup_table(self.endpoints, self.config.data_dir), file=out, flush=True)
-            health = asyncio.create_task(self._health())
+            log.info(self.health_line())
+            chores = [asyncio.create_task(self._health()), asyncio.create_task(self._sweep())]
             await self._stop.wait()
-            health.cancel()
+            for chore in chores:
+                chore.cancel()
             log.info("stopping: closing listeners")
         finally:
             await self.shutdown()
@@ -112,6 +115,17 @@ class Server:
         while True:
             await asyncio.sleep(HEALTH_INTERVAL)
             log.info(self.health_line())
+
+    async def _sweep(self) -> None:
+        """Free the content of messages nothing refers to any more (expunged, deleted accounts)."""
+        while True:
+            await asyncio.sleep(SWEEP_INTERVAL)
+            try:
+                removed = await self.app.store.sweep()
+            except Exception:
+                log.exception("blob sweep failed")
+            else:
+                log.info("blob sweep: %d unreferenced message contents removed", removed)
 
     def health_line(self) -> str:
         stats = self.app.store.writer_stats
