@@ -82,3 +82,9 @@ def test_date_parsing() -> None:
     assert m.imap_envelope.startswith(b'("Mon, 7 Feb 1994 21:52:25 -0800" NIL')
     assert parse_message(b"Date: Mon, 7 Feb 1994 21:52:25 -0000\r\n\r\n").date.tzinfo is not None
     assert parse_message(b"Date: yesterday-ish\r\n\r\n").date is None
+
+
+def test_forgotten_angle_brackets() -> None:
+    assert parse_address_list(b"John Smith john@x.test") == [
+        RawAddress(b"John Smith", None, b"john", b"x.test")
+    ]

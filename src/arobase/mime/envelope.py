@@ -157,7 +157,12 @@ def parse_address_list(value: bytes | None) -> list[RawAddress]:
                 j += 1
             after = [c for k in range(i, j + 1) for c in comments[k]]
             name = next((c for c in reversed(pending_comments + after) if c), None)
-            out.append(RawAddress(name, None, _join(pending), _join(tokens[i + 1 : j])))
+            # "John Smith john@x" (brackets forgotten): the last word is the mailbox.
+            split = max((k for k, t in enumerate(pending) if k and t.space_before), default=0)
+            if split:
+                name = _phrase(pending[:split])
+            local = _join(pending[split:])
+            out.append(RawAddress(name, None, local, _join(tokens[i + 1 : j])))
             pending, pending_comments = [], []
             i = j
             continue
