@@ -109,7 +109,7 @@ def _parse_entity(
         entity.children.append(inner)
     elif maintype == "multipart":
         boundary = headers.boundary()
-        spans = _split_multipart(raw, body_start, end, boundary) if boundary else None
+        spans = None if boundary is None else _split_multipart(raw, body_start, end, boundary)
         if not spans:
             entity.content_type = "text/plain"
             return entity
