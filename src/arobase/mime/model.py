@@ -81,7 +81,13 @@ class Part:
 
 @dataclass(frozen=True, slots=True)
 class ParsedMessage:
-    """Everything readers need about one message, computed once at ingest."""
+    """Everything readers need about one message, computed once at ingest.
+
+    Address lists mirror the headers as written (``sender``/``reply_to`` are empty
+    when absent); only ``imap_envelope`` applies RFC 3501's fallback to From.
+    ``in_reply_to`` is the first msg-id of In-Reply-To; ``attachment_names`` lists
+    the file name of every part that has one, in part order.
+    """
 
     date: datetime | None
     subject: str
