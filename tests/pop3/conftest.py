@@ -56,11 +56,9 @@ def pop3_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def sample(n: int, body: bytes = b"") -> bytes:
     """A small CRLF message, distinct for each n."""
-    return (
-        b"From: Sender <sender@remote.example>\r\nTo: " + ARTHUR.encode() + b"\r\n"
-        b"Subject: message " + str(n).encode() + b"\r\nMessage-ID: <" + str(n).encode() + b"@remote.example>\r\n\r\n"
-        + (body or b"Hello number " + str(n).encode() + b"\r\n")
-    )
+    head = f"From: Sender <sender@remote.example>\r\nTo: {ARTHUR}\r\nSubject: message {n}\r\n"
+    head += f"Message-ID: <{n}@remote.example>\r\n\r\n"
+    return head.encode() + (body or f"Hello number {n}\r\n".encode())
 
 
 @dataclass
