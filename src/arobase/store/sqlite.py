@@ -30,6 +30,7 @@ from .models import (
     Alias,
     Change,
     ChangeKind,
+    DKIMKey,
     Domain,
     Mailbox,
     Message,
@@ -581,6 +582,123 @@ class SQLiteStore:
             for i, digest, sender, rcpt, acct, created, nxt, attempts, error in rows
         ]
 
+    # -- outbound queue --------------------------------------------------------------------
+
+    def outbound_entries(self, envelope: int | None = None) -> list[OutboundEntry]:
+        """Queued remote deliveries with their queue state, oldest first; one message with `envelope`."""
+        query = f"SELECT {_OUTBOUND_COLUMNS} FROM outbound o JOIN blobs b ON b.id = o.blob_id"
+        params: tuple[int, ...] = ()
+        if envelope is not None:
+            query += " WHERE o.envelope = ?"
+            params = (envelope,)
+        return [_outbound(row) for row in self._reader().execute(query + " ORDER BY o.id", params)]
+
+    def next_outbound_due(self) -> int | None:
+        """Unix time of the earliest unclaimed queued delivery, None when the queue is idle."""
+        row = self._reader().execute("SELECT min(next_attempt) FROM outbound WHERE NOT claimed").fetchone()
+        return None if row[0] is None else int(row[0])
+
+    def claim_outbound(self, now: int, limit: int) -> Pending[list[OutboundEntry]]:
+        """Hand due deliveries to a worker: marked claimed in the same commit, so no other worker takes them.
+
+        Whole envelopes are claimed together when they are due together, so recipients of one message
+        to one domain travel in one SMTP transaction.
+        """
+
+        def run(tx: Transaction) -> list[OutboundEntry]:
+            envelopes = [
+                envelope
+                for (envelope,) in tx.db.execute(
+                    "SELECT envelope FROM outbound WHERE NOT claimed AND next_attempt <= ?"
+                    " GROUP BY envelope ORDER BY min(next_attempt), envelope LIMIT ?",
+                    (now, limit),
+                )
+            ]
+            if not envelopes:
+                return []
+            marks = ",".join("?" * len(envelopes))
+            tx.db.execute(
+                f"UPDATE outbound SET claimed = 1 WHERE NOT claimed AND next_attempt <= ? AND envelope IN ({marks})",
+                (now, *envelopes),
+            )
+            rows = tx.db.execute(
+                f"SELECT {_OUTBOUND_COLUMNS} FROM outbound o JOIN blobs b ON b.id = o.blob_id"
+                f" WHERE o.claimed AND o.next_attempt <= ? AND o.envelope IN ({marks}) ORDER BY o.id",
+                (now, *envelopes),
+            ).fetchall()
+            return [_outbound(row) for row in rows]
+
+        return self._write(run)
+
+    def release_outbound_claims(self) -> Pending[int]:
+        """Forget every claim: run when the server starts, since no worker survives a restart."""
+        return self._write(lambda tx: tx.db.execute("UPDATE outbound SET claimed = 0 WHERE claimed").rowcount)
+
+    def finish_outbound(
+        self,
+        done: Sequence[int] = (),
+        deferred: Sequence[tuple[int, int, str, str | None]] = (),
+        warned: Sequence[int] = (),
+    ) -> Pending[None]:
+        """Record one delivery attempt at once: `done` rows leave the queue (delivered or bounced);
+        `deferred` are (id, next attempt, error, host) and count one more attempt; `warned` got a delay notice.
+        """
+
+        def run(tx: Transaction) -> None:
+            tx.db.executemany("DELETE FROM outbound WHERE id = ?", [(i,) for i in done])
+            tx.db.executemany(
+                "UPDATE outbound SET attempts = attempts + 1, next_attempt = ?, last_error = ?, last_host = ?,"
+                " claimed = 0 WHERE id = ?",
+                [(when, error, host, i) for i, when, error, host in deferred],
+            )
+            tx.db.executemany("UPDATE outbound SET delay_warned = 1 WHERE id = ?", [(i,) for i in warned])
+
+        return self._write(run)
+
+    def retry_outbound(self, envelope: int | None = None, *, now: int | None = None) -> Pending[int]:
+        """Make one queued message (or all of them) due now; returns the recipients affected."""
+        when = int(time.time()) if now is None else now
+
+        def run(tx: Transaction) -> int:
+            if envelope is None:
+                return tx.db.execute("UPDATE outbound SET next_attempt = ?", (when,)).rowcount
+            return tx.db.execute("UPDATE outbound SET next_attempt = ? WHERE envelope = ?", (when, envelope)).rowcount
+
+        return self._write(run)
+
+    def delete_outbound(self, envelope: int) -> Pending[int]:
+        """Drop one queued message without notice; returns the recipients removed."""
+        return self._write(lambda tx: tx.db.execute("DELETE FROM outbound WHERE envelope = ?", (envelope,)).rowcount)
+
+    # -- DKIM keys -------------------------------------------------------------------------
+
+    def add_dkim_keys(self, domain: str, keys: Sequence[tuple[str, str, str]], *, retire: bool) -> Pending[None]:
+        """Store (selector, algorithm, PEM) keys for a domain; `retire` deactivates the domain's older keys."""
+
+        def run(tx: Transaction) -> None:
+            if retire:
+                tx.db.execute("UPDATE dkim_keys SET active = 0 WHERE domain = ?", (domain,))
+            try:
+                tx.db.executemany(
+                    "INSERT INTO dkim_keys (domain, selector, algorithm, private_key, created) VALUES (?, ?, ?, ?, ?)",
+                    [(domain, selector, algorithm, pem, int(time.time())) for selector, algorithm, pem in keys],
+                )
+            except sqlite3.IntegrityError:
+                raise AlreadyExists(f"a DKIM selector of {domain} is already in use") from None
+
+        return self._write(run)
+
+    def dkim_keys(self, domain: str, *, active_only: bool = True) -> list[DKIMKey]:
+        """The domain's DKIM keys, newest first."""
+        query = "SELECT id, domain, selector, algorithm, private_key, created, active FROM dkim_keys WHERE domain = ?"
+        if active_only:
+            query += " AND active"
+        rows = self._reader().execute(query + " ORDER BY created DESC, id DESC", (domain,)).fetchall()
+        return [
+            DKIMKey(i, d, sel, alg, pem, _from_epoch(created), bool(active))
+            for i, d, sel, alg, pem, created, active in rows
+        ]
+
     def append(
         self,
         account_id: int,
@@ -601,6 +719,45 @@ class SQLiteStore:
             return box, uid
 
         return self._write(run)
+
+    def append_many(
+        self,
+        account_id: int,
+        mailbox: str,
+        items: Sequence[tuple[StoredBlob, Iterable[str], datetime | None]],
+    ) -> Pending[tuple[Mailbox, list[int]]]:
+        """IMAP MULTIAPPEND: add several messages to one mailbox atomically (all, or none).
+
+        `items` are (blob, flags, internal date); returns the mailbox (as before) and the new UIDs.
+        """
+        name = normalize_mailbox_name(mailbox)
+        prepared = [
+            (blob, *encode_flags(flags), _to_epoch(internal_date or datetime.now(UTC)))
+            for blob, flags, internal_date in items
+        ]
+
+        def run(tx: Transaction) -> tuple[Mailbox, list[int]]:
+            box = _mailbox_row(tx, account_id, name)
+            _check_quota(tx, account_id, sum(blob.size for blob, *_ in prepared))
+            uids = [
+                _add_message(tx, box, self._ensure_blob(tx, blob), blob.size, bits, keywords, when)
+                for blob, bits, keywords, when in prepared
+            ]
+            return box, uids
+
+        return self._write(run)
+
+    def count_deleted(self, mailbox_id: int) -> int:
+        """Messages flagged \\Deleted in a mailbox (IMAP STATUS DELETED)."""
+        row = (
+            self._reader()
+            .execute(
+                "SELECT count(*) FROM messages WHERE mailbox_id = ? AND flags & ?",
+                (mailbox_id, _FLAG_BITS["\\deleted"]),
+            )
+            .fetchone()
+        )
+        return int(row[0])
 
     def store_flags(
         self, mailbox_id: int, uids: Sequence[int], flags: Iterable[str], mode: str
@@ -1084,6 +1241,31 @@ def _mailbox(row: tuple) -> Mailbox:
         messages,
         unseen,
         size,
+    )
+
+
+_OUTBOUND_COLUMNS = (
+    "o.id, b.hash, o.sender, o.recipient, o.account_id, o.created, o.next_attempt, o.attempts, o.last_error,"
+    " o.envelope, o.claimed, o.delay_warned, o.last_host"
+)
+
+
+def _outbound(row: tuple) -> OutboundEntry:
+    i, digest, sender, rcpt, acct, created, nxt, attempts, error, envelope, claimed, warned, host = row
+    return OutboundEntry(
+        i,
+        digest,
+        sender,
+        rcpt,
+        acct,
+        _from_epoch(created),
+        _from_epoch(nxt),
+        attempts,
+        error,
+        envelope if envelope is not None else i,
+        bool(claimed),
+        bool(warned),
+        host,
     )
 
 

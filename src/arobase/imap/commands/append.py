@@ -1,0 +1,38 @@
+"""APPEND with MULTIAPPEND (RFC 3502), APPENDLIMIT (RFC 7889), UIDPLUS's APPENDUID (RFC 4315).
+
+All the messages of one command are stored in one transaction, or none is. A message over the
+limit is refused with NO [TOOBIG]; the receiver already refuses literals that announce it.
+Messages are hashed and parsed in a thread (`put_message`), off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from ...store import InvalidOperation
+from ..wire import ast, responses
+from . import AUTHENTICATED, CommandContext, CommandError, command
+
+
+@command(ast.Append, AUTHENTICATED)
+async def append(ctx: CommandContext, cmd: ast.Append) -> None:
+    store = ctx.app.store
+    limit = ctx.extra["session"].limits.append
+    try:
+        box = store.get_mailbox(ctx.account.id, cmd.mailbox)
+    except InvalidOperation:
+        box = None
+    if box is None or not box.selectable:
+        raise CommandError(f"no mailbox {cmd.mailbox}", "TRYCREATE")
+    for message in cmd.messages:
+        if len(message.data) > limit:
+            raise CommandError("message too large", "TOOBIG")
+        if not message.data:
+            raise CommandError("empty message", "CANNOT")
+    items = []
+    for message in cmd.messages:
+        blob = await asyncio.to_thread(store.put_message, message.data)
+        flags = [flag for flag in message.flags if flag.upper() != "\\RECENT"]
+        items.append((blob, flags, message.internal_date))
+    mailbox, uids = await store.append_many(ctx.account.id, box.name, items)
+    ctx.ok("APPEND completed", f"APPENDUID {mailbox.uidvalidity} " + responses.sequence_set(uids).decode())

@@ -1,0 +1,46 @@
+"""STATUS (RFC 9051 section 6.3.11) and the STATUS responses LIST-STATUS sends."""
+
+from __future__ import annotations
+
+from ...store import InvalidOperation, Mailbox, normalize_mailbox_name
+from ..wire import ast
+from . import AUTHENTICATED, CommandContext, CommandError, command
+
+
+def status_data(ctx: CommandContext, box: Mailbox, items: tuple[str, ...]) -> bytes:
+    """`name (MESSAGES 3 UNSEEN 1)`, the items in the order asked."""
+    values: list[bytes] = []
+    for item in dict.fromkeys(items):
+        if item == "MESSAGES":
+            value = box.messages
+        elif item == "UIDNEXT":
+            value = box.uidnext
+        elif item == "UIDVALIDITY":
+            value = box.uidvalidity
+        elif item == "UNSEEN":
+            value = box.unseen
+        elif item == "DELETED":
+            value = ctx.app.store.count_deleted(box.id)
+        elif item == "SIZE":
+            value = box.size
+        elif item == "RECENT":
+            value = 0  # \Recent belongs to the session that selects the mailbox first
+        elif item == "HIGHESTMODSEQ":
+            value = box.highestmodseq
+        else:  # APPENDLIMIT
+            value = ctx.extra["session"].limits.append
+        values.append(item.encode("ascii") + b" %d" % value)
+    return ctx.mailbox(box.name) + b" (" + b" ".join(values) + b")"
+
+
+@command(ast.Status, AUTHENTICATED)
+async def status(ctx: CommandContext, cmd: ast.Status) -> None:
+    try:
+        box = ctx.app.store.get_mailbox(ctx.account.id, cmd.mailbox)
+    except InvalidOperation:
+        box = None
+    if box is None:
+        raise CommandError(f"no mailbox {cmd.mailbox}", "NONEXISTENT")
+    if not box.selectable:
+        raise CommandError(f"{normalize_mailbox_name(cmd.mailbox)} holds no messages", "NONEXISTENT")
+    ctx.untagged(b"STATUS " + status_data(ctx, box, cmd.items))
