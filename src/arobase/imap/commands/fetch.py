@@ -1,0 +1,51 @@
+"""FETCH and UID FETCH (RFC 9051 6.4.5, 6.4.9; BINARY, CONDSTORE's CHANGEDSINCE)."""
+
+from __future__ import annotations
+
+from ...store import queries
+from ..fetch import FetchError, fetch_responses, plan_fetch
+from ..view import InvalidSequence, selected_view
+from ..wire import ast
+from . import SELECTED, CommandContext, CommandError, command
+
+_SEEN = queries.FLAG_BITS["\\seen"]
+
+
+@command(ast.Fetch, SELECTED)
+async def fetch(ctx: CommandContext, cmd: ast.Fetch) -> None:
+    """Streams the responses in chunks; BODY[] and friends set \\Seen first and report it."""
+    view = selected_view(ctx)
+    store = ctx.app.store
+    try:
+        targets = view.targets(cmd.sequence, uid=cmd.uid)
+    except InvalidSequence as e:
+        raise CommandError(str(e), status="BAD") from None
+    attributes = cmd.attributes
+    if cmd.changedsince is not None:
+        if not any(isinstance(a, ast.FetchSimple) and a.name == "MODSEQ" for a in attributes):
+            attributes = (*attributes, ast.FetchSimple("MODSEQ"))
+        changed = {
+            row[0]
+            for row in queries.fetch_rows(store, view.mailbox_id, [u for _, u in targets], ("modseq",))
+            if row[1] > cmd.changedsince
+        }
+        targets = [(s, u) for s, u in targets if u in changed]
+    try:
+        plan = plan_fetch(attributes, uid=cmd.uid)
+    except FetchError as e:
+        raise CommandError(e.text, status="BAD") from None
+    flags_changed: frozenset[int] = frozenset()
+    if plan.sets_seen and not view.readonly and targets:
+        rows = queries.flag_rows(store, view.mailbox_id, [u for _, u in targets])
+        unseen = [uid for uid, bits, _ in rows if not bits & _SEEN]
+        if unseen:
+            result = await store.store_flags(view.mailbox_id, unseen, ["\\Seen"], "add")
+            for modseq in {m for _, m in result.values()}:
+                view.flags_reported(modseq)
+            flags_changed = frozenset(unseen)
+    try:
+        for chunk in fetch_responses(view, plan, targets, flags_changed=flags_changed):
+            ctx.raw(chunk)
+            await ctx.drain()
+    except FetchError as e:
+        raise CommandError(e.text, e.code) from None

@@ -1,0 +1,81 @@
+"""STORE and UID STORE (RFC 9051 6.4.6): FLAGS, +FLAGS, -FLAGS, with or without .SILENT."""
+
+from __future__ import annotations
+
+from ...store import SYSTEM_FLAGS, queries
+from ..view import InvalidSequence, format_flags, selected_view
+from ..wire import ast
+from . import SELECTED, CommandContext, CommandError, command
+
+_SYSTEM = {flag.lower() for flag in SYSTEM_FLAGS}
+
+
+@command(ast.Store, SELECTED)
+async def store(ctx: CommandContext, cmd: ast.Store) -> None:
+    """The new flags are reported in untagged FETCH responses unless .SILENT.
+
+    \\Recent cannot be stored (it is ignored); other unknown system flags are refused.
+    """
+    view = selected_view(ctx)
+    if view.readonly:
+        raise CommandError("the mailbox is read-only", "READ-ONLY")
+    try:
+        targets = view.targets(cmd.sequence, uid=cmd.uid)
+    except InvalidSequence as e:
+        raise CommandError(str(e), status="BAD") from None
+    flags = []
+    for flag in cmd.action.flags:
+        lower = flag.lower()
+        if lower == "\\recent":
+            continue
+        if flag.startswith("\\") and lower not in _SYSTEM:
+            raise CommandError(f"{flag} is not a flag that can be stored", status="BAD")
+        flags.append(flag)
+    store = ctx.app.store
+    uids = [u for _, u in targets]
+    modified: list[int] = []
+    if cmd.unchangedsince is not None:
+        rows = queries.fetch_rows(store, view.mailbox_id, uids, ("modseq",))
+        too_new = {uid for uid, modseq in rows if modseq > cmd.unchangedsince}
+        if too_new:
+            modified = [u if cmd.uid else s for s, u in targets if u in too_new]
+            targets = [(s, u) for s, u in targets if u not in too_new]
+            uids = [u for _, u in targets]
+    result = await store.store_flags(view.mailbox_id, uids, flags, cmd.action.mode) if uids else {}
+    for modseq in {m for _, m in result.values()}:
+        view.flags_reported(modseq)
+    if not cmd.action.silent or cmd.unchangedsince is not None:
+        condstore = "CONDSTORE" in ctx.session.enabled
+        lines: list[bytes] = []
+        for seq, uid in targets:
+            if uid not in result:
+                continue
+            new_flags, modseq = result[uid]
+            bits, keywords = _split(new_flags)
+            items = [b"UID %d" % uid] if cmd.uid else []
+            if not cmd.action.silent:
+                items.append(b"FLAGS " + format_flags(bits, keywords, uid in view.recent))
+            if condstore:
+                items.append(b"MODSEQ (%d)" % modseq)
+            if items:
+                lines.append(b"* %d FETCH (%s)\r\n" % (seq, b" ".join(items)))
+            if len(lines) >= 2000:
+                ctx.raw(b"".join(lines))
+                lines.clear()
+                await ctx.drain()
+        if lines:
+            ctx.raw(b"".join(lines))
+    if modified:
+        ctx.ok(code="MODIFIED " + ",".join(str(s) for s in modified), text="Some messages were modified meanwhile")
+
+
+def _split(flags: frozenset[str]) -> tuple[int, str]:
+    bits = 0
+    keywords = []
+    for flag in flags:
+        bit = queries.FLAG_BITS.get(flag.lower())
+        if bit is not None:
+            bits |= bit
+        else:
+            keywords.append(flag)
+    return bits, " ".join(sorted(keywords))

@@ -1,0 +1,355 @@
+"""The work behind FETCH: which columns to read, and each data item in its exact wire form.
+
+ENVELOPE, BODY and BODYSTRUCTURE are copied from the forms computed at ingest; message bytes are
+read only for body sections, and the MIME structure comes from the ingest record, so nothing is
+ever parsed again. Rows are read in chunks so that a FETCH of a whole mailbox streams.
+"""
+
+from __future__ import annotations
+
+import binascii
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from ..mime import Part
+from ..mime.headers import scan_header
+from ..store import Store, queries
+from .view import MailboxView, format_flags
+from .wire import ast, responses
+
+
+class FetchError(Exception):
+    """A FETCH that cannot be answered for some message (NO with a response code)."""
+
+    def __init__(self, text: str, code: str | None = None) -> None:
+        super().__init__(text)
+        self.text = text
+        self.code = code
+
+
+# -- sections -------------------------------------------------------------------------------------
+
+
+def split_header(raw: bytes, start: int, end: int) -> tuple[bytes, int]:
+    """(header with its blank line, where the body starts) of the entity in raw[start:end]."""
+    _, body_start = scan_header(raw, start, end)
+    return raw[start:body_start], body_start
+
+
+def header_fields(header: bytes, names: Sequence[str], *, exclude: bool = False) -> bytes:
+    """The fields of `header` named (or, with `exclude`, not named) in `names`.
+
+    Names match case-insensitively; fields keep the order and the exact bytes (folding
+    included) of the message; the blank line that ends a header is always added.
+    """
+    wanted = {name.lower() for name in names}
+    out: list[bytes] = []
+    keep = False
+    for line in header.splitlines(keepends=True):
+        if line in (b"\r\n", b"\n"):
+            break
+        if line[:1] in (b" ", b"\t"):
+            if keep:
+                out.append(line)
+            continue
+        name = line.split(b":", 1)[0].strip().decode("latin-1").lower()
+        keep = (name in wanted) != exclude
+        if keep:
+            out.append(line if line.endswith(b"\n") else line + b"\r\n")
+    out.append(b"\r\n")
+    return b"".join(out)
+
+
+def find_part(parts: Sequence[Part], path: Sequence[int]) -> Part | None:
+    number = ".".join(str(n) for n in path)
+    for part in parts:
+        if part.number == number:
+            return part
+    return None
+
+
+def section_bytes(raw: bytes, parts: Callable[[], Sequence[Part]], section: ast.Section) -> bytes:
+    """The bytes of BODY[section] (an empty string for a part that does not exist)."""
+    if section.part:
+        part = find_part(parts(), section.part)
+        if part is None:
+            return b""
+        if section.text is None:
+            return raw[part.body_start : part.body_end]
+        if section.text == "MIME":
+            return raw[part.header_start : part.body_start]
+        if part.content_type not in ("message/rfc822", "message/global"):
+            return b""
+        start, end = part.body_start, part.body_end
+    else:
+        if section.text is None:
+            return raw
+        start, end = 0, len(raw)
+    header, body_start = split_header(raw, start, end)
+    if section.text == "HEADER":
+        return header
+    if section.text == "TEXT":
+        return raw[body_start:end]
+    return header_fields(header, section.fields, exclude=section.text == "HEADER.FIELDS.NOT")
+
+
+def decode_part(raw: bytes, parts: Callable[[], Sequence[Part]], path: Sequence[int]) -> bytes:
+    """BINARY[path]: the part's body with its content-transfer-encoding undone."""
+    if not path:
+        return raw
+    part = find_part(parts(), path)
+    if part is None:
+        return b""
+    data = raw[part.body_start : part.body_end]
+    encoding = (part.encoding or "7bit").lower()
+    if encoding in ("7bit", "8bit", "binary"):
+        return data
+    if encoding == "base64":
+        cleaned = bytes(c for c in data if c in _B64)
+        cleaned = cleaned.rstrip(b"=")
+        cleaned += b"=" * (-len(cleaned) % 4)
+        try:
+            return binascii.a2b_base64(cleaned)
+        except binascii.Error:
+            raise FetchError("the part's base64 is damaged", "PARSE") from None
+    if encoding == "quoted-printable":
+        return binascii.a2b_qp(data)
+    raise FetchError(f"unknown Content-Transfer-Encoding {part.encoding}", "UNKNOWN-CTE")
+
+
+_B64 = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
+
+
+def section_name(section: ast.Section) -> bytes:
+    """`1.2.HEADER.FIELDS (FROM TO)`: the section as the response names it."""
+    items = [str(n) for n in section.part]
+    if section.text is not None:
+        items.append(section.text)
+    text = ".".join(items)
+    if section.text in ("HEADER.FIELDS", "HEADER.FIELDS.NOT"):
+        text += " (" + " ".join(responses.astring(f).decode("latin-1") for f in section.fields) + ")"
+    return text.encode("latin-1")
+
+
+def partial(data: bytes, part: ast.Partial | None) -> tuple[bytes, bytes]:
+    """(data cut to `<start.length>`, `<start>` suffix for the response name)."""
+    if part is None:
+        return data, b""
+    return data[part.start : part.start + part.length], b"<%d>" % part.start
+
+
+def literal(data: bytes, *, binary: bool = False) -> bytes:
+    """A literal; BINARY uses literal8 (`~{n}`) when the bytes hold a NUL."""
+    return responses.literal(data, binary=binary and b"\x00" in data)
+
+
+# -- plans ----------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Message:
+    """One message while its FETCH response is built: its row, and its bytes when needed."""
+
+    store: Store
+    uid: int
+    row: tuple
+    offsets: dict[str, int]
+    recent: bool
+    _raw: bytes | None = None
+    _parts: list[Part] | None = None
+
+    def col(self, name: str) -> object:
+        return self.row[self.offsets[name]]
+
+    @property
+    def raw(self) -> bytes:
+        if self._raw is None:
+            data = self.row[self.offsets["data"]]
+            self._raw = bytes(data) if data is not None else self.store.blobs.get(str(self.row[self.offsets["hash"]]))
+        return self._raw
+
+    def parts(self) -> list[Part]:
+        if self._parts is None:
+            self._parts = queries.parts_from_record(str(self.row[self.offsets["parsed"]]))
+        return self._parts
+
+
+Renderer = Callable[[Message], bytes]
+
+
+@dataclass(slots=True)
+class FetchPlan:
+    """The renderers of a FETCH, in request order, and the columns they read."""
+
+    renderers: list[Renderer] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)
+    sets_seen: bool = False
+    has_flags: bool = False
+
+    def need(self, *names: str) -> None:
+        for name in names:
+            if name not in self.columns:
+                self.columns.append(name)
+
+
+def _internal_date(m: Message) -> bytes:
+    seconds, tz = m.row[m.offsets["date"]], m.row[m.offsets["date"] + 1]
+    t = time.gmtime(seconds + tz * 60)
+    sign = "-" if tz < 0 else "+"
+    tz = abs(tz)
+    text = (
+        f'INTERNALDATE "{t.tm_mday:2d}-{responses.MONTHS[t.tm_mon - 1]}-{t.tm_year:04d} '
+        f'{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} {sign}{tz // 60:02d}{tz % 60:02d}"'
+    )
+    return text.encode("ascii")
+
+
+def _flags(m: Message) -> bytes:
+    i = m.offsets["flags"]
+    return b"FLAGS " + format_flags(m.row[i], m.row[i + 1], m.recent)
+
+
+def _simple(name: str, plan: FetchPlan) -> Renderer:
+    if name == "UID":
+        return lambda m: b"UID %d" % m.uid
+    if name == "FLAGS":
+        plan.need("flags")
+        plan.has_flags = True
+        return _flags
+    if name == "INTERNALDATE":
+        plan.need("date")
+        return _internal_date
+    if name == "RFC822.SIZE":
+        plan.need("size")
+        return lambda m: b"RFC822.SIZE %d" % m.row[m.offsets["size"]]
+    if name in ("ENVELOPE", "BODY", "BODYSTRUCTURE"):
+        column = name.lower()
+        plan.need(column)
+        prefix = name.encode() + b" "
+        return lambda m: prefix + m.row[m.offsets[column]]
+    if name == "MODSEQ":
+        plan.need("modseq")
+        return lambda m: b"MODSEQ (%d)" % m.row[m.offsets["modseq"]]
+    if name == "SAVEDATE":
+        plan.need("savedate")
+        return lambda m: b"SAVEDATE " + responses.date_time(_utc(m.row[m.offsets["savedate"]]))
+    if name == "EMAILID":
+        plan.need("hash")
+        return lambda m: b"EMAILID (M%s)" % str(m.row[m.offsets["hash"]])[:24].encode()
+    if name == "THREADID":
+        return lambda m: b"THREADID NIL"
+    if name == "PREVIEW":
+        plan.need("preview")
+        return lambda m: b"PREVIEW " + responses.string(str(m.row[m.offsets["preview"]]), utf8=False)
+    if name == "RFC822":
+        plan.need("data", "hash")
+        plan.sets_seen = True
+        return lambda m: b"RFC822 " + literal(m.raw)
+    if name == "RFC822.HEADER":
+        plan.need("data", "hash")
+        return lambda m: b"RFC822.HEADER " + literal(split_header(m.raw, 0, len(m.raw))[0])
+    if name == "RFC822.TEXT":
+        plan.need("data", "hash")
+        plan.sets_seen = True
+        return lambda m: b"RFC822.TEXT " + literal(m.raw[split_header(m.raw, 0, len(m.raw))[1] :])
+    raise FetchError(f"unknown FETCH item {name}")
+
+
+def _utc(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def _body(item: ast.FetchBody, plan: FetchPlan) -> Renderer:
+    plan.need("data", "hash")
+    if item.section.part:
+        plan.need("parsed")
+    if not item.peek:
+        plan.sets_seen = True
+    name = b"BODY[" + section_name(item.section) + b"]"
+
+    def render(m: Message) -> bytes:
+        data, origin = partial(section_bytes(m.raw, m.parts, item.section), item.partial)
+        return name + origin + b" " + literal(data)
+
+    return render
+
+
+def _binary(item: ast.FetchBinary, plan: FetchPlan) -> Renderer:
+    plan.need("data", "hash")
+    if item.part:
+        plan.need("parsed")
+    if not item.peek:
+        plan.sets_seen = True
+    name = b"BINARY[" + ".".join(str(n) for n in item.part).encode() + b"]"
+
+    def render(m: Message) -> bytes:
+        data, origin = partial(decode_part(m.raw, m.parts, item.part), item.partial)
+        return name + origin + b" " + literal(data, binary=True)
+
+    return render
+
+
+def _binary_size(item: ast.FetchBinarySize, plan: FetchPlan) -> Renderer:
+    plan.need("data", "hash")
+    if item.part:
+        plan.need("parsed")
+    name = b"BINARY.SIZE[" + ".".join(str(n) for n in item.part).encode() + b"]"
+    return lambda m: name + b" %d" % len(decode_part(m.raw, m.parts, item.part))
+
+
+def plan_fetch(attributes: Sequence[ast.FetchAttribute], *, uid: bool) -> FetchPlan:
+    """Renderers for the attributes of a FETCH; UID FETCH always answers with the UID first."""
+    plan = FetchPlan()
+    wants_uid = any(isinstance(a, ast.FetchSimple) and a.name == "UID" for a in attributes)
+    if uid and not wants_uid:
+        plan.renderers.append(_simple("UID", plan))
+    for attribute in attributes:
+        if isinstance(attribute, ast.FetchSimple):
+            plan.renderers.append(_simple(attribute.name, plan))
+        elif isinstance(attribute, ast.FetchBody):
+            plan.renderers.append(_body(attribute, plan))
+        elif isinstance(attribute, ast.FetchBinary):
+            plan.renderers.append(_binary(attribute, plan))
+        else:
+            plan.renderers.append(_binary_size(attribute, plan))
+    return plan
+
+
+def fetch_responses(
+    view: MailboxView,
+    plan: FetchPlan,
+    targets: Sequence[tuple[int, int]],
+    *,
+    flags_changed: frozenset[int] = frozenset(),
+    chunk: int = 2000,
+) -> Iterator[bytes]:
+    """Untagged FETCH responses, framed (`* n FETCH (...)` CRLF), joined in chunks.
+
+    Messages of `flags_changed` (\\Seen just set by this FETCH) also report their FLAGS.
+    Messages expunged meanwhile have no row and are left out.
+    """
+    store = view.store
+    columns = list(plan.columns)
+    if flags_changed and "flags" not in columns:
+        columns.append("flags")
+    offsets = queries.column_offsets(columns)
+    renderers = plan.renderers
+    extra_flags = bool(flags_changed) and not plan.has_flags
+    recent = view.recent
+    uids = [u for _, u in targets]
+    seq_of = {u: s for s, u in targets} if len(targets) < len(view.uids) else None
+    step = 200 if "data" in columns else chunk
+    for rows in queries.iter_fetch_rows(store, view.mailbox_id, uids, columns, chunk=step):
+        lines = []
+        for row in rows:
+            uid = row[0]
+            m = Message(store, uid, row, offsets, uid in recent)
+            items = [render(m) for render in renderers]
+            if extra_flags and uid in flags_changed:
+                items.append(_flags(m))
+            seq = seq_of[uid] if seq_of is not None else view.seq(uid)
+            lines.append(b"* %d FETCH (%s)\r\n" % (seq, b" ".join(items)))
+        if lines:
+            yield b"".join(lines)

@@ -1,0 +1,285 @@
+"""The selected mailbox as one session sees it: UIDs, sequence numbers and the updates it owes.
+
+Sequence numbers are positions in `uids`, an array('I') of the UIDs the client has been told
+about: 4 bytes a message, looked up with `bisect`. Changes committed by anyone (this session
+included) reach `changed()` from the store's change feed and wait there until `updates()` may
+announce them: new messages (EXISTS, and RECENT for IMAP4rev1), flag changes (FETCH FLAGS) and
+expunges (EXPUNGE), the last only when the command being answered allows it (RFC 9051 7.5.1:
+never during FETCH, STORE or SEARCH by sequence number, or sequence numbers would shift under
+the client). Flags are not cached: they are read from the store when an update is sent.
+"""
+
+from __future__ import annotations
+
+from array import array
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable
+from typing import Any, Protocol
+from weakref import WeakKeyDictionary
+
+from ..store import Change, ChangeKind, Mailbox, Store, queries
+from .wire import ast
+
+
+class _HasSession(Protocol):
+    @property
+    def session(self) -> Any: ...
+
+
+class InvalidSequence(Exception):
+    """A message sequence number beyond the mailbox: a protocol error (BAD)."""
+
+
+class RecentTracker:
+    """Which session saw a message first: it alone gets \\Recent (IMAP4rev1).
+
+    Kept in memory for the process: messages already in a mailbox when it is first selected after
+    a start are not recent, later arrivals are recent for the first session to learn of them.
+    """
+
+    def __init__(self) -> None:
+        self._claimed: dict[int, int] = {}  # mailbox id -> highest UID handed out as recent
+
+    def start(self, mailbox_id: int, highest: int) -> None:
+        """Mark everything up to `highest` as seen by someone, if this mailbox is new here."""
+        self._claimed.setdefault(mailbox_id, highest)
+
+    def claim(self, mailbox_id: int, uids: Iterable[int]) -> list[int]:
+        """The UIDs among `uids` (ascending) that nobody has claimed yet; they are now claimed."""
+        last = self._claimed.get(mailbox_id, 0)
+        fresh = [uid for uid in uids if uid > last]
+        if fresh:
+            self._claimed[mailbox_id] = fresh[-1]
+        return fresh
+
+    @classmethod
+    def of(cls, store: Store) -> RecentTracker:
+        """The tracker shared by every session of one store."""
+        tracker = _TRACKERS.get(store)
+        if tracker is None:
+            tracker = _TRACKERS[store] = cls()
+        return tracker
+
+
+_TRACKERS: WeakKeyDictionary[Store, RecentTracker] = WeakKeyDictionary()
+
+
+class MailboxView:
+    """Implements `commands.SelectedView`; built by SELECT/EXAMINE from one consistent snapshot."""
+
+    def __init__(
+        self,
+        store: Store,
+        mailbox: Mailbox,
+        uids: array,
+        *,
+        readonly: bool,
+        rev1: bool,
+        tracker: RecentTracker | None = None,
+    ) -> None:
+        self.store = store
+        self.mailbox = mailbox
+        self.mailbox_id = mailbox.id
+        self.readonly = readonly
+        self.rev1 = rev1
+        self.uids = uids
+        self.saved: list[int] = []  # SEARCH RETURN (SAVE) result, as UIDs ($)
+        self._tracker = tracker = tracker or RecentTracker.of(store)
+        self._expunged: set[int] = set()  # gone from the store, not yet announced
+        self._new: set[int] = set()  # added to the store, not yet announced
+        self._flags: dict[int, int] = {}  # uid -> modseq of a flag change not yet announced
+        self._own: list[int] = []  # modseqs of this session's own flag changes, already reported
+        self.recent: set[int] = set()
+        tracker.start(mailbox.id, uids[-1] if uids else 0)
+        if rev1:
+            self.recent.update(tracker.claim(mailbox.id, uids))
+
+    # -- the SelectedView contract ------------------------------------------------------------
+
+    def changed(self, change: Change) -> None:
+        if change.mailbox_id != self.mailbox_id:
+            return
+        if change.kind is ChangeKind.ADDED:
+            last = self.uids[-1] if self.uids else 0
+            self._new.update(uid for uid in change.uids if uid > last)
+        elif change.kind is ChangeKind.EXPUNGED:
+            self.expunged(change.uids)
+        elif change.kind is ChangeKind.FLAGS and change.modseq not in self._own:
+            for uid in change.uids:
+                if self._flags.get(uid, 0) < change.modseq:
+                    self._flags[uid] = change.modseq
+
+    def updates(self, *, expunges: bool) -> list[bytes]:
+        out: list[bytes] = []
+        if expunges and self._expunged:
+            out.extend(self._apply_expunges())
+        if self._new:
+            out.extend(self._apply_new())
+        if self._flags:
+            out.extend(self._flag_updates())
+        return out
+
+    # -- what commands tell the view ----------------------------------------------------------
+
+    def expunged(self, uids: Iterable[int]) -> None:
+        """These UIDs left the store (EXPUNGE, MOVE, another session): announce when allowed."""
+        for uid in uids:
+            if uid in self._new:
+                self._new.discard(uid)
+            elif self.contains(uid):
+                self._expunged.add(uid)
+            self._flags.pop(uid, None)
+
+    def flags_reported(self, modseq: int) -> None:
+        """This session changed flags at `modseq` and reported them itself (STORE, FETCH BODY[]).
+
+        Its own change then comes back from the feed; it must not be announced a second time.
+        """
+        if not modseq:
+            return
+        self._own.append(modseq)
+        del self._own[:-64]
+        for uid in [uid for uid, m in self._flags.items() if m == modseq]:
+            del self._flags[uid]
+
+    def close(self) -> None:
+        """Leaving the mailbox: nothing to release but memory."""
+        self.uids = array("I")
+        self._expunged.clear()
+        self._new.clear()
+        self._flags.clear()
+
+    # -- numbers ------------------------------------------------------------------------------
+
+    @property
+    def exists(self) -> int:
+        return len(self.uids)
+
+    def contains(self, uid: int) -> bool:
+        i = bisect_left(self.uids, uid)
+        return i < len(self.uids) and self.uids[i] == uid
+
+    def seq(self, uid: int) -> int:
+        """Sequence number of a UID in the view (0 if absent)."""
+        i = bisect_left(self.uids, uid)
+        return i + 1 if i < len(self.uids) and self.uids[i] == uid else 0
+
+    def is_expunged(self, uid: int) -> bool:
+        return uid in self._expunged
+
+    def targets(self, sequence: ast.SequenceSet, *, uid: bool, strict: bool = True) -> list[tuple[int, int]]:
+        """(seq, uid) pairs named by a sequence set or UID set, ascending, without duplicates.
+
+        UID sets ignore UIDs that do not exist (RFC 9051 6.4.9); `*` is the last message, so
+        `n:*` always includes it. Sequence numbers beyond EXISTS raise InvalidSequence when
+        `strict` (FETCH, STORE, COPY), and simply match nothing in SEARCH. `*` on an empty
+        mailbox names nothing. `$` is the saved SEARCH result.
+        """
+        uids = self.uids
+        count = len(uids)
+        if sequence.saved:
+            return [(seq, u) for u in self.saved if (seq := self.seq(u))]
+        pairs: list[tuple[int, int]] = []
+        spans: list[tuple[int, int]] = []
+        largest = (uids[-1] if count else 0) if uid else count
+        for a, b in sequence.ranges:
+            if (a == ast.STAR or b == ast.STAR) and count == 0:
+                continue
+            a = largest if a == ast.STAR else a
+            b = largest if b == ast.STAR else b
+            spans.append((min(a, b), max(a, b)))
+        spans.sort()
+        merged: list[tuple[int, int]] = []
+        for first, last in spans:
+            if merged and first <= merged[-1][1] + 1:
+                if last > merged[-1][1]:
+                    merged[-1] = (merged[-1][0], last)
+            else:
+                merged.append((first, last))
+        for first, last in merged:
+            if uid:
+                lo, hi = bisect_left(uids, first), bisect_right(uids, last)
+            else:
+                if last > count and strict:
+                    raise InvalidSequence(f"message {last} does not exist (there are {count})")
+                lo, hi = max(first, 1) - 1, min(last, count)
+            pairs.extend(zip(range(lo + 1, hi + 1), uids[lo:hi], strict=True))
+        return pairs
+
+    def all_targets(self) -> list[tuple[int, int]]:
+        return list(zip(range(1, len(self.uids) + 1), self.uids, strict=True))
+
+    # -- building updates ---------------------------------------------------------------------
+
+    def _apply_expunges(self) -> list[bytes]:
+        gone = self._expunged
+        self._expunged = set()
+        out = []
+        removed = 0
+        for index, uid in enumerate(self.uids):
+            if uid in gone:
+                out.append(b"%d EXPUNGE" % (index + 1 - removed))
+                removed += 1
+        if removed:
+            self.uids = array("I", [uid for uid in self.uids if uid not in gone])
+            self.recent -= gone
+            self.saved = [uid for uid in self.saved if uid not in gone]
+        return out
+
+    def _apply_new(self) -> list[bytes]:
+        last = self.uids[-1] if self.uids else 0
+        fresh = sorted(uid for uid in self._new if uid > last)
+        self._new.clear()
+        if not fresh:
+            return []
+        self.uids.extend(fresh)
+        out = [b"%d EXISTS" % len(self.uids)]
+        if self.rev1:
+            self.recent.update(self._tracker.claim(self.mailbox_id, fresh))
+            out.append(b"%d RECENT" % len(self.recent))
+        return out
+
+    def _flag_updates(self) -> list[bytes]:
+        pending = {uid: m for uid, m in self._flags.items() if uid not in self._expunged and self.contains(uid)}
+        self._flags.clear()
+        if not pending:
+            return []
+        out = []
+        for uid, bits, keywords in queries.flag_rows(self.store, self.mailbox_id, pending):
+            out.append(b"%d FETCH (UID %d FLAGS %s)" % (self.seq(uid), uid, self.flag_list(uid, bits, keywords)))
+        return out
+
+    def flag_list(self, uid: int, bits: int, keywords: str) -> bytes:
+        """`(\\Seen $Label)` for a message, with \\Recent for the session that owns it (rev1)."""
+        return format_flags(bits, keywords, uid in self.recent)
+
+
+_SYSTEM = [(1 << i, name) for i, name in enumerate(("\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"))]
+_FLAG_CACHE: dict[tuple[int, str, bool], bytes] = {}
+
+
+def format_flags(bits: int, keywords: str, recent: bool = False) -> bytes:
+    """The FLAGS list of a message; memoised, as a mailbox has few distinct combinations."""
+    key = (bits, keywords, recent)
+    cached = _FLAG_CACHE.get(key)
+    if cached is not None:
+        return cached
+    names = [name for bit, name in _SYSTEM if bits & bit]
+    if recent:
+        names.append("\\Recent")
+    names.extend(keywords.split())
+    value = b"(" + " ".join(names).encode("ascii", "replace") + b")"
+    if len(_FLAG_CACHE) < 4096:
+        _FLAG_CACHE[key] = value
+    return value
+
+
+def flag_names(bits: int, keywords: str) -> list[str]:
+    return [name for bit, name in _SYSTEM if bits & bit] + keywords.split()
+
+
+def selected_view(ctx: _HasSession) -> MailboxView:
+    """The session's selected view (handlers registered for SELECTED only)."""
+    view = ctx.session.selected
+    assert isinstance(view, MailboxView)
+    return view

@@ -1,0 +1,284 @@
+"""Read-only bulk queries for IMAP's selected state: one query per command, not one per message.
+
+A FETCH of 100k envelopes or a SEARCH over a whole mailbox must be a single read (and a join);
+these functions keep that SQL inside the store package. They read through the calling thread's
+reader connection, so they see committed data only.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
+
+from ..mime import Part
+from .models import SYSTEM_FLAGS, Mailbox
+from .sqlite import _MAILBOX_COLUMNS, SQLiteStore, _mailbox
+
+FLAG_BITS: dict[str, int] = {flag.lower(): 1 << i for i, flag in enumerate(SYSTEM_FLAGS)}
+"""Bit of each system flag in `messages.flags`, keyed by lower-case name (`\\seen`)."""
+
+# FETCH columns by name, with the table they need beyond messages: b = blobs, d = blob_data.
+_COLUMNS: dict[str, tuple[str, str]] = {
+    "flags": ("m.flags, m.keywords", ""),
+    "date": ("m.internal_date, m.internal_tz", ""),
+    "size": ("m.size", ""),
+    "modseq": ("m.modseq", ""),
+    "savedate": ("m.save_date", ""),
+    "envelope": ("b.imap_envelope", "b"),
+    "body": ("b.imap_body", "b"),
+    "bodystructure": ("b.imap_bodystructure", "b"),
+    "hash": ("b.hash", "b"),
+    "preview": ("b.preview", "b"),
+    "data": ("d.data", "d"),  # the bytes of small messages (NULL for those kept in files)
+    "parsed": ("b.parsed", "b"),
+}
+_WIDTH = {"flags": 2, "date": 2}
+_IN_LIST_MAX = 400  # beyond this, one range scan filtered in Python beats a long IN list
+
+
+def _db(store: SQLiteStore) -> sqlite3.Connection:
+    return store._reader()
+
+
+def mailbox_uids(store: SQLiteStore, mailbox_id: int) -> array:
+    """Every UID of a mailbox, ascending, as a compact array('I')."""
+    cur = _db(store).execute("SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid", (mailbox_id,))
+    return array("I", [uid for (uid,) in cur])
+
+
+def column_offsets(columns: Sequence[str]) -> dict[str, int]:
+    """Where each named column group starts in a row from `fetch_rows` (the UID is at 0)."""
+    offsets, position = {}, 1
+    for name in columns:
+        offsets[name] = position
+        position += _WIDTH.get(name, 1)
+    return offsets
+
+
+def fetch_rows(store: SQLiteStore, mailbox_id: int, uids: Sequence[int], columns: Sequence[str]) -> list[tuple]:
+    """(uid, *columns) for the given ascending UIDs that still exist, in UID order.
+
+    Column names are those of `_COLUMNS`; `column_offsets` tells where each lands in a row.
+    """
+    if not uids:
+        return []
+    base = _select(columns)
+    db = _db(store)
+    if len(uids) <= _IN_LIST_MAX:
+        marks = ",".join("?" * len(uids))
+        return db.execute(f"{base} AND m.uid IN ({marks}) ORDER BY m.uid", (mailbox_id, *uids)).fetchall()
+    first, last = uids[0], uids[-1]
+    rows = db.execute(f"{base} AND m.uid BETWEEN ? AND ? ORDER BY m.uid", (mailbox_id, first, last)).fetchall()
+    if len(rows) == len(uids):
+        return rows
+    wanted = set(uids)
+    return [row for row in rows if row[0] in wanted]
+
+
+def iter_fetch_rows(
+    store: SQLiteStore, mailbox_id: int, uids: Sequence[int], columns: Sequence[str], chunk: int = 2000
+) -> Iterator[list[tuple]]:
+    """`fetch_rows` in chunks of `chunk` UIDs, so a FETCH of a whole mailbox streams."""
+    for start in range(0, len(uids), chunk):
+        yield fetch_rows(store, mailbox_id, uids[start : start + chunk], columns)
+
+
+def _select(columns: Sequence[str]) -> str:
+    select = ", ".join(["m.uid"] + [_COLUMNS[name][0] for name in columns])
+    needs = {_COLUMNS[name][1] for name in columns}
+    join = " JOIN blobs b ON b.id = m.blob_id" if "b" in needs else ""
+    if "d" in needs:
+        join += " LEFT JOIN blob_data d ON d.blob_id = m.blob_id"
+    return f"SELECT {select} FROM messages m{join} WHERE m.mailbox_id = ?"
+
+
+def message_parts(store: SQLiteStore, digest: str) -> list[Part]:
+    """The MIME parts (with offsets) of a stored message, from its ingest record: no reparse."""
+    row = _db(store).execute("SELECT parsed FROM blobs WHERE hash = ?", (digest,)).fetchone()
+    if row is None:
+        return []
+    return parts_from_record(row[0])
+
+
+def parts_from_record(record: str) -> list[Part]:
+    return [Part(**p) for p in json.loads(record)["parts"]]
+
+
+def select_snapshot(store: SQLiteStore, account_id: int, name: str) -> tuple[Mailbox, array, int] | None:
+    """A mailbox, its UIDs and its first unseen UID (0 if none), read in one transaction.
+
+    One snapshot keeps UIDNEXT, EXISTS and the UIDs coherent even while mail arrives.
+    """
+    db = _db(store)
+    db.execute("BEGIN")
+    try:
+        row = db.execute(
+            f"SELECT {_MAILBOX_COLUMNS} FROM mailboxes WHERE account_id = ? AND name = ?", (account_id, name)
+        ).fetchone()
+        if row is None:
+            return None
+        box = _mailbox(row)
+        uids = mailbox_uids(store, box.id)
+        unseen = db.execute(
+            "SELECT min(uid) FROM messages WHERE mailbox_id = ? AND flags & ? = 0", (box.id, FLAG_BITS["\\seen"])
+        ).fetchone()[0]
+        return box, uids, unseen or 0
+    finally:
+        db.execute("COMMIT")
+
+
+def blob_hash(store: SQLiteStore, mailbox_id: int, uid: int) -> str | None:
+    row = (
+        _db(store)
+        .execute(
+            "SELECT b.hash FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.mailbox_id = ? AND m.uid = ?",
+            (mailbox_id, uid),
+        )
+        .fetchone()
+    )
+    return row[0] if row else None
+
+
+def deleted_uids(store: SQLiteStore, mailbox_id: int) -> list[int]:
+    """UIDs flagged \\Deleted, ascending."""
+    return uids_with_flag(store, mailbox_id, FLAG_BITS["\\deleted"], True)
+
+
+# -- search leaves: each returns the UIDs of a mailbox matching one condition ----------------------
+
+
+def uids_with_flag(store: SQLiteStore, mailbox_id: int, bit: int, present: bool) -> list[int]:
+    op = "!=" if present else "="
+    cur = _db(store).execute(
+        f"SELECT uid FROM messages WHERE mailbox_id = ? AND flags & ? {op} 0 ORDER BY uid", (mailbox_id, bit)
+    )
+    return [uid for (uid,) in cur]
+
+
+def uids_with_keyword(store: SQLiteStore, mailbox_id: int, keyword: str, present: bool) -> list[int]:
+    """Keywords are matched case-insensitively (ASCII), as IMAP flag names are."""
+    op = "" if present else "NOT"
+    cur = _db(store).execute(
+        f"SELECT uid FROM messages WHERE mailbox_id = ? AND {op} (' ' || keywords || ' ' LIKE ? ESCAPE '\\')"
+        " ORDER BY uid",
+        (mailbox_id, "% " + _like_escape(keyword) + " %"),
+    )
+    return [uid for (uid,) in cur]
+
+
+def uids_by_internal_day(store: SQLiteStore, mailbox_id: int, op: str, day_start: int) -> list[int]:
+    """Compare the internal date's calendar day (in its own zone) with a day starting at `day_start` (UTC epoch).
+
+    `op` is '<' (BEFORE), '=' (ON) or '>=' (SINCE).
+    """
+    local = "(internal_date + internal_tz * 60)"
+    condition = {
+        "<": f"{local} < ?",
+        ">=": f"{local} >= ?",
+        "=": f"{local} >= ? AND {local} < ? + 86400",
+    }[op]
+    params: tuple[int, ...] = (mailbox_id, day_start, day_start) if op == "=" else (mailbox_id, day_start)
+    cur = _db(store).execute(f"SELECT uid FROM messages WHERE mailbox_id = ? AND {condition} ORDER BY uid", params)
+    return [uid for (uid,) in cur]
+
+
+def uids_by_sent_day(store: SQLiteStore, mailbox_id: int, op: str, day: str) -> list[int]:
+    """Compare the Date: header's calendar day (as written, in its own zone) with `day` ('YYYY-MM-DD').
+
+    Messages without a usable Date: header use their internal date, as Dovecot does.
+    """
+    sent = (
+        "coalesce(substr(json_extract(b.parsed, '$.date'), 1, 10),"
+        " date(m.internal_date + m.internal_tz * 60, 'unixepoch'))"
+    )
+    sql_op = {"<": "<", "=": "=", ">=": ">="}[op]
+    cur = _db(store).execute(
+        f"SELECT m.uid FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.mailbox_id = ? AND {sent} {sql_op} ?"
+        " ORDER BY m.uid",
+        (mailbox_id, day),
+    )
+    return [uid for (uid,) in cur]
+
+
+def uids_by_size(store: SQLiteStore, mailbox_id: int, op: str, size: int) -> list[int]:
+    sql_op = {">": ">", "<": "<"}[op]
+    cur = _db(store).execute(
+        f"SELECT uid FROM messages WHERE mailbox_id = ? AND size {sql_op} ? ORDER BY uid", (mailbox_id, size)
+    )
+    return [uid for (uid,) in cur]
+
+
+def uids_by_modseq(store: SQLiteStore, mailbox_id: int, modseq: int) -> list[int]:
+    cur = _db(store).execute(
+        "SELECT uid FROM messages WHERE mailbox_id = ? AND modseq >= ? ORDER BY uid", (mailbox_id, modseq)
+    )
+    return [uid for (uid,) in cur]
+
+
+_TEXT_COLUMNS = {"text": None, "body": "body", "headers": "headers"}
+_SCAN_HAYSTACK = {
+    "text": "t.headers || char(10) || t.body || char(10) || t.attachments",
+    "body": "t.body",
+    "headers": "t.headers",
+}
+
+
+def uids_containing(store: SQLiteStore, mailbox_id: int, text: str, field: str = "text") -> list[int]:
+    """UIDs whose indexed text contains `text`, case-insensitively: IMAP's substring semantics.
+
+    `field` is 'text' (headers, body, attachment names), 'body' or 'headers'. Three characters or
+    more are answered by the trigram index; shorter strings by a scan of the same columns.
+    """
+    if text == "":
+        return [uid for (uid,) in _db(store).execute("SELECT uid FROM messages WHERE mailbox_id = ?", (mailbox_id,))]
+    if len(text) >= 3:
+        column = _TEXT_COLUMNS[field]
+        phrase = '"' + text.replace('"', '""') + '"'
+        match = phrase if column is None else f"{column} : {phrase}"
+        cur = _db(store).execute(
+            "SELECT m.uid FROM messages m WHERE m.mailbox_id = ? AND m.blob_id IN"
+            " (SELECT rowid FROM blob_text WHERE blob_text MATCH ?) ORDER BY m.uid",
+            (mailbox_id, match),
+        )
+        return [uid for (uid,) in cur]
+    cur = _db(store).execute(
+        "SELECT m.uid FROM messages m JOIN blob_text t ON t.rowid = m.blob_id"
+        f" WHERE m.mailbox_id = ? AND instr(lower({_SCAN_HAYSTACK[field]}), lower(?)) > 0 ORDER BY m.uid",
+        (mailbox_id, text),
+    )
+    return [uid for (uid,) in cur]
+
+
+def header_texts(store: SQLiteStore, mailbox_id: int, containing: str) -> Iterator[tuple[int, str]]:
+    """(uid, decoded header text) of messages whose headers may contain `containing`.
+
+    The header text is `Name: value` lines. With three characters or more the trigram index
+    narrows the candidates; the caller checks the exact field.
+    """
+    db = _db(store)
+    if len(containing) >= 3:
+        phrase = '"' + containing.replace('"', '""') + '"'
+        cur = db.execute(
+            "SELECT m.uid, t.headers FROM messages m JOIN blob_text t ON t.rowid = m.blob_id"
+            " WHERE m.mailbox_id = ? AND m.blob_id IN (SELECT rowid FROM blob_text WHERE blob_text MATCH ?)"
+            " ORDER BY m.uid",
+            (mailbox_id, f"headers : {phrase}"),
+        )
+    else:
+        cur = db.execute(
+            "SELECT m.uid, t.headers FROM messages m JOIN blob_text t ON t.rowid = m.blob_id"
+            " WHERE m.mailbox_id = ? ORDER BY m.uid",
+            (mailbox_id,),
+        )
+    yield from cur
+
+
+def flag_rows(store: SQLiteStore, mailbox_id: int, uids: Iterable[int]) -> list[tuple[int, int, str]]:
+    """(uid, flag bits, keywords) for existing UIDs among `uids`, ascending."""
+    return fetch_rows(store, mailbox_id, sorted(set(uids)), ("flags",))
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
