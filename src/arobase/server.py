@@ -21,6 +21,7 @@ from typing import TextIO
 
 from .app import App
 from .config import Config
+from .imap.server import open_imap
 from .pop3 import open_pop3
 from .smtp import open_smtp
 
@@ -41,7 +42,7 @@ class Endpoint:
 
 Opener = Callable[[App], Awaitable[list[Endpoint]]]
 
-PROTOCOLS: list[Opener] = [open_smtp, open_pop3]
+PROTOCOLS: list[Opener] = [open_smtp, open_imap, open_pop3]
 
 
 def split_address(address: str) -> tuple[str, int]:
