@@ -121,3 +121,24 @@ class OutboundEntry:
     next_attempt: datetime
     attempts: int
     last_error: str | None
+    envelope: int = 0  # the message group: recipients queued together share it
+    claimed: bool = False  # a delivery worker holds it right now
+    delay_warned: bool = False
+    last_host: str | None = None
+
+    @property
+    def domain(self) -> str:
+        return self.recipient.rpartition("@")[2].lower()
+
+
+@dataclass(frozen=True, slots=True)
+class DKIMKey:
+    """A DKIM signing key of one of our domains; only active keys sign."""
+
+    id: int
+    domain: str  # A-label
+    selector: str
+    algorithm: str  # 'rsa' or 'ed25519'
+    private_key: str  # PEM
+    created: datetime
+    active: bool
