@@ -205,6 +205,11 @@ class _Reader:
             raise self.error("NUL in a literal (use a binary literal ~{n})")
         return value
 
+    def at_string(self) -> bool:
+        """A quoted string or a literal starts here (`~` alone starts an atom, `~{` a literal8)."""
+        head = self.peek(2)
+        return head[:1] in (b'"', b"{") or head == b"~{"
+
     def string(self) -> bytes:
         head = self.peek()
         if head == b'"':
@@ -214,8 +219,7 @@ class _Reader:
         raise self.error("expected a string")
 
     def astring(self) -> bytes:
-        head = self.peek()
-        if head in (b'"', b"{", b"~"):
+        if self.at_string():
             return self.string()
         return self.atom(extra=frozenset({0x5D})).encode("ascii")
 
@@ -255,8 +259,7 @@ class _Reader:
         return name
 
     def list_mailbox(self) -> str:
-        head = self.peek()
-        if head in (b'"', b"{", b"~"):
+        if self.at_string():
             raw = self.string()
         else:
             raw = self.atom(extra=_LIST_CHARS_EXTRA).encode("ascii")
