@@ -75,7 +75,7 @@ class Client:
 
     async def run(self, command: ast.Command) -> bytes:
         """The whole answer to a command: untagged lines, then the tagged line (tag `TAG`)."""
-        await settle()
+        await settle(self.app.store)
         tag = "TAG"
         command = type(command)(**{**_fields(command), "tag": tag})
         ctx = CommandContext(self.app, self.state, command, select=self._select)  # type: ignore[arg-type]
@@ -94,7 +94,7 @@ class Client:
 
     async def noop(self) -> bytes:
         """What NOOP would send: the pending updates."""
-        await settle()
+        await settle(self.app.store)
         assert self.state.selected is not None
         return b"".join(responses.untagged(d) for d in self.state.selected.updates(expunges=True))
 
@@ -106,8 +106,13 @@ def _fields(command: ast.Command) -> dict[str, object]:
     return {name: getattr(command, name) for name in command.__dataclass_fields__}
 
 
-async def settle() -> None:
-    """Let change-feed callbacks queued by the store's writer thread run."""
+async def settle(store: Store) -> None:
+    """Let every change committed so far reach the sessions.
+
+    The writer publishes a batch's changes before it takes the next batch, so once an empty
+    write has gone through, every earlier callback is queued on the loop.
+    """
+    await store._write(lambda tx: None)
     for _ in range(3):
         await asyncio.sleep(0)
 

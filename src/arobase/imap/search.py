@@ -48,9 +48,9 @@ class Searcher:
 
     @property
     def universe(self) -> set[int]:
-        """Every UID the session knows (and that was not announced as expunged)."""
+        """Every UID the session knows, less those expunged meanwhile: they match nothing, not even ALL."""
         if self._universe is None:
-            self._universe = set(self.view.uids)
+            self._universe = set(self.view.uids) - self.view.pending_expunges
         return self._universe
 
     def run(self, key: ast.SearchKey) -> list[int]:

@@ -167,6 +167,11 @@ class MailboxView:
     def is_expunged(self, uid: int) -> bool:
         return uid in self._expunged
 
+    @property
+    def pending_expunges(self) -> set[int]:
+        """UIDs gone from the store whose EXPUNGE this session has not sent yet."""
+        return self._expunged
+
     def targets(self, sequence: ast.SequenceSet, *, uid: bool, strict: bool = True) -> list[tuple[int, int]]:
         """(seq, uid) pairs named by a sequence set or UID set, ascending, without duplicates.
 
