@@ -33,11 +33,13 @@ class SequenceSet:
         """Sorted, merged, inclusive ranges with `*` replaced by `largest` (0 when empty).
 
         Ranges are normalised (`5:2` is `2:5`). Values above `largest` are kept: a UID set may
-        name UIDs that do not exist, and the caller decides whether that is an error.
+        name UIDs that do not exist, and the caller decides whether that is an error. When
+        `largest` is 0 (an empty mailbox) a range involving `*` names nothing.
         """
         spans = sorted(
             (min(a, b), max(a, b))
             for a, b in ((largest if x == STAR else x, largest if y == STAR else y) for x, y in self.ranges)
+            if a and b
         )
         merged: list[tuple[int, int]] = []
         for first, last in spans:

@@ -143,8 +143,9 @@ def status_line(status: str, text: str, response_code: str | None = None) -> byt
 
 def continuation(text: str | bytes = "") -> bytes:
     """`+ text` + CRLF (`text` is base64 already during AUTHENTICATE)."""
-    data = text if isinstance(text, bytes) else _text(text)
-    return b"+ " + data + CRLF if data else b"+ " + CRLF
+    if not text:
+        return b"+ " + CRLF
+    return b"+ " + (text if isinstance(text, bytes) else _text(text)) + CRLF
 
 
 def _text(text: str) -> bytes:
