@@ -264,6 +264,7 @@ async def test_garbage_and_overlong_lines_then_the_error_limit(start_pop3: Start
     assert await client.line() == b"-ERR Unknown command WHAT\r\n"
     assert await client.line() == b"-ERR Too many errors, closing connection\r\n"
     assert await client.closed()
+    await client.close()
 
 
 async def test_idle_sessions_are_disconnected(start_pop3: Starter) -> None:
@@ -274,6 +275,7 @@ async def test_idle_sessions_are_disconnected(start_pop3: Starter) -> None:
     await client.command(b"DELE 1")
     assert await client.line() == b"-ERR Disconnected for inactivity\r\n"
     assert await client.closed()
+    await client.close()
     assert len(pop3.messages()) == 1  # no UPDATE state after a timeout
 
 
@@ -315,3 +317,4 @@ async def test_quit_before_login(pop3: Harness, tls: bool) -> None:
     client = await pop3.raw(tls=tls)
     assert await client.command(b"QUIT") == b"+OK Bye\r\n"
     assert await client.closed()
+    await client.close()

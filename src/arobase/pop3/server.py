@@ -177,9 +177,12 @@ class Connection:
         return LoginResult.OK, drop
 
     async def _start_tls(self, request: StartTLS) -> bool:
-        await self._write([request.reply])
-        # Bytes that reached the stream after STLS were sent in plaintext: drop them (RFC 2595 section 4).
+        # Stop reading before the client can see +OK: its ClientHello must reach the TLS layer, not
+        # the plaintext buffer. What is buffered now was sent in plaintext after STLS: drop it
+        # (RFC 2595 section 4). start_tls resumes reading once TLS is in place.
+        self.writer.transport.pause_reading()
         self.reader._buffer.clear()  # type: ignore[attr-defined]
+        await self._write([request.reply])
         try:
             await self.writer.start_tls(
                 self.app.tls.server_context(), ssl_handshake_timeout=self.settings.handshake_timeout
