@@ -42,6 +42,7 @@ def deliver(app: App, raw: bytes, flags: tuple[str, ...] = ()) -> None:
     app.store.deliver(
         app.store.put_message(raw), [(account.id, "INBOX")], datetime(2024, 5, 1, tzinfo=UTC), flags
     ).wait()
+    time.sleep(0.02)  # the writer publishes to the sessions just after the commit returns
 
 
 def snap(result: tuple[str, list[object]]) -> tuple[str, list[object]]:
