@@ -83,6 +83,70 @@ def _hostname(value: str) -> str | None:
     return None
 
 
+_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> int:
+    """Seconds in "90", "90s", "5m", "4h", "5d" or "1w"; ValueError otherwise."""
+    text = text.strip().lower()
+    number = text.rstrip("smhdw")
+    unit = text[len(number) :]
+    if not number.isdigit() or unit not in _DURATION_UNITS:
+        raise ValueError(f"{text!r} is not a duration")
+    return int(number) * _DURATION_UNITS[unit]
+
+
+def parse_durations(text: str) -> list[int]:
+    """A list of durations separated by spaces or commas: "5m 10m 30m 1h"."""
+    return [parse_duration(part) for part in text.replace(",", " ").split()]
+
+
+def _duration(value: str) -> str | None:
+    try:
+        parse_duration(value)
+    except ValueError:
+        return "must be a duration such as 300, 90s, 5m, 4h or 5d"
+    return None
+
+
+def _durations(value: str) -> str | None:
+    try:
+        delays = parse_durations(value)
+    except ValueError:
+        return 'must be durations separated by spaces, such as "5m 10m 30m 1h 2h 4h"'
+    return None if delays and all(delays) else "needs at least one delay, each greater than 0"
+
+
+def parse_routes(text: str) -> dict[str, tuple[str, int]]:
+    """Static routes "domain=host:port, *=smarthost:587" as {domain: (host, port)}; "*" matches every domain."""
+    routes: dict[str, tuple[str, int]] = {}
+    for entry in text.replace(",", " ").split():
+        domain, sep, target = entry.partition("=")
+        host, colon, port = target.rpartition(":")
+        if not sep or not domain or not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{entry!r} is not domain=host:port")
+        routes[domain.lower().rstrip(".")] = (host.strip("[]"), int(port))
+    return routes
+
+
+def _routes(value: str) -> str | None:
+    try:
+        parse_routes(value)
+    except ValueError as e:
+        return f"must be domain=host:port entries separated by commas ({e})"
+    return None
+
+
+def _ip_or_empty(value: str) -> str | None:
+    if value == "":
+        return None
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return 'must be an IP address of this machine, or "" to let the system choose'
+    return None
+
+
 LISTEN_DEFAULTS = {
     "mx": ("127.0.0.1:2525", "0.0.0.0:25", "SMTP from other servers (MX), STARTTLS offered"),
     "submission": ("127.0.0.1:2587", "0.0.0.0:587", "SMTP submission by our users, STARTTLS"),
@@ -138,6 +202,36 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "nameserver": Key(
             "", 'resolver for SPF/DKIM/DMARC, such as "127.0.0.1:5353"; "" uses the system resolver', _nameserver
         ),
+    },
+    "outbound": {
+        "workers": Key(32, "messages being delivered to other servers at once", _positive),
+        "connections_per_host": Key(4, "connections open at once to one remote server (they are reused)", _positive),
+        "idle_seconds": Key(
+            5, "how long an unused connection to a remote server is kept for the next message", _not_negative
+        ),
+        "port": Key(25, "TCP port of remote MX hosts (25 on the internet; tests use another)", _positive),
+        "routes": Key(
+            "",
+            'static routes instead of MX lookups, "domain=host:port" separated by commas; "*=host:587" sends'
+            " everything through a smarthost",
+            _routes,
+        ),
+        "relay_login": Key("", 'login for AUTH on static routes and smarthosts; "" sends without AUTH'),
+        "relay_password": Key("", "password for relay_login"),
+        "source_address": Key(
+            "", 'local IP address outgoing connections come from; "" lets the system choose', _ip_or_empty
+        ),
+        "tls_verify": Key(False, "verify remote certificates on STARTTLS (MX-to-MX TLS is usually unverified)"),
+        "connect_timeout": Key(30, "seconds to wait for a remote server to answer a connection", _positive),
+        "timeout": Key(300, "seconds to wait for any one reply of a remote server", _positive),
+        "retry_delays": Key(
+            "5m 10m 30m 1h 2h 4h", "waits between attempts after a temporary failure; the last one repeats", _durations
+        ),
+        "give_up_after": Key("5d", "age at which a message that still cannot be delivered is bounced", _duration),
+        "delay_warning_after": Key(
+            "4h", 'age at which the sender is told once that delivery is delayed; "0" never', _duration
+        ),
+        "poll_interval_ms": Key(1000, "how often the queue looks for new or retried messages", _positive),
     },
     "log": {
         "level": Key("info", "debug, info, warning or error", _one_of("debug", "info", "warning", "error")),

@@ -22,6 +22,7 @@ from typing import TextIO
 from .app import App
 from .config import Config
 from .imap.server import open_imap
+from .outbound import OutboundQueue
 from .pop3 import open_pop3
 from .smtp import open_smtp
 
@@ -69,10 +70,13 @@ class Server:
         self.endpoints: list[Endpoint] = []
         self.started = time.monotonic()
         self._stop = asyncio.Event()
+        self.outbound: OutboundQueue | None = None
 
     async def start(self) -> None:
         for opener in PROTOCOLS:
             self.endpoints += await opener(self.app)
+        self.outbound = OutboundQueue(self.app)  # delivery workers for mail to other domains
+        await self.outbound.start()
 
     def stop(self) -> None:
         self._stop.set()
@@ -102,6 +106,9 @@ class Server:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(endpoint.server.wait_closed(), timeout=10)
         self.endpoints.clear()
+        if self.outbound is not None:
+            await self.outbound.stop()  # deliveries in flight get a few seconds; the rest stays queued
+            self.outbound = None
         await asyncio.to_thread(self.app.close)  # finishes queued writes, nothing half-written
         log.info("stopped cleanly")
 

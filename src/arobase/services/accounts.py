@@ -64,8 +64,21 @@ class Accounts:
 
     # -- domains ---------------------------------------------------------------------------
 
-    def add_domain(self, name: str) -> Domain:
-        return self.store.add_domain(_domain(name)).wait()
+    def add_domain(self, name: str, *, dkim: bool = True) -> Domain:
+        """Add a domain and, unless `dkim` is False, its first DKIM signing key."""
+        domain = self.store.add_domain(_domain(name)).wait()
+        if dkim:
+            self.rotate_dkim(domain.name, retire=False)
+        return domain
+
+    def rotate_dkim(self, name: str, *, retire: bool = True) -> str:
+        """Give a domain a new DKIM key under a new selector (retiring the old ones); returns the selector."""
+        from ..outbound.dkim import create_key  # imported here: the outbound package sits above the services
+
+        domain = _domain(name)
+        if self.store.get_domain(domain) is None:
+            raise AccountError(f"no domain {name}")
+        return create_key(self.store, domain, retire=retire)
 
     def remove_domain(self, name: str) -> None:
         self.store.remove_domain(_domain(name)).wait()
