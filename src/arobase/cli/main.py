@@ -18,6 +18,8 @@ from ..config import ENV_DATA, Config, ConfigError, load
 from ..services.accounts import AccountError
 from ..store import MigrationRequired, StoreError
 from . import admin, mailio, setup
+from . import dns as dns_cli
+from . import queue as queue_cli
 from .output import fail
 
 Handler = Callable[[argparse.Namespace, Config], int | None]
@@ -59,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     _domain_commands(commands)
     _user_commands(commands)
     _alias_commands(commands)
+    queue_cli.register(commands)
+    dns_cli.register(commands)
 
     quota = commands.add_parser("quota", help="mailbox quotas").add_subparsers(dest="action", required=True)
     quota_set = quota.add_parser("set", help="set an account's quota")
@@ -92,6 +96,7 @@ def _domain_commands(commands: argparse._SubParsersAction) -> None:  # type: ign
     remove = domain.add_parser("remove", help="remove a domain without accounts or aliases")
     remove.add_argument("name")
     remove.set_defaults(handler=admin.domain_remove)
+    dns_cli.register_domain(domain)
 
 
 def _user_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
