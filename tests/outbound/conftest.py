@@ -147,7 +147,9 @@ class SinkHandler:
         self.rcpt_replies: dict[str, str] = {}
         self.data_reply: str | None = None
         self.ehlos = 0
-        self.hold: asyncio.Event | None = None  # when set to an unset Event, DATA waits for it
+        self.hold: asyncio.Event | None = None  # when set to an unset Event, DATA waits for it...
+        self.hold_after = 0  # ...once this many messages have been accepted
+        self.waiting = 0  # DATA commands waiting on the hold right now
 
     async def handle_EHLO(self, server: AioSMTP, session: Session, envelope: Envelope, hostname: str, responses):  # type: ignore[no-untyped-def]
         self.ehlos += 1
@@ -162,8 +164,12 @@ class SinkHandler:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server: AioSMTP, session: Session, envelope: Envelope) -> str:
-        if self.hold is not None:
-            await asyncio.wait_for(self.hold.wait(), 60)
+        if self.hold is not None and len(self.messages) >= self.hold_after:
+            self.waiting += 1
+            try:
+                await asyncio.wait_for(self.hold.wait(), 60)
+            finally:
+                self.waiting -= 1
         if self.data_reply:
             return self.data_reply
         content = envelope.original_content or envelope.content
