@@ -220,27 +220,39 @@ class Connection:
             log.error("%s: marking retrieved messages \\Seen failed: %s", self.ip, task.exception())
 
     async def _update(self, request: Update) -> bool:
-        """The UPDATE state: every DELEted message removed in one store transaction."""
+        """The UPDATE state: every DELEted message removed in one store transaction, then the lock freed."""
         assert self.maildrop is not None
-        self._flush_seen()
-        try:
-            removed = await asyncio.wait_for(
-                _wait(self.app.store.expunge(self.maildrop.mailbox_id, list(request.uids))), STORE_TIMEOUT
-            )
-        except Exception:
-            log.exception("%s: POP3 deletions failed", self.ip)
-            return False
-        log.info("%s: POP3 session deleted %d messages", self.ip, len(removed))
-        return True
+        await self._settle_flags()
+        ok = True
+        if request.uids:
+            try:
+                removed = await asyncio.wait_for(
+                    _wait(self.app.store.expunge(self.maildrop.mailbox_id, list(request.uids))), STORE_TIMEOUT
+                )
+            except Exception:
+                log.exception("%s: POP3 deletions failed", self.ip)
+                ok = False
+            else:
+                log.info("%s: POP3 session deleted %d messages", self.ip, len(removed))
+        self._release()
+        return ok
 
-    async def _finish(self) -> None:
+    async def _settle_flags(self) -> None:
+        """Wait (bounded) until every \\Seen flag of this session is committed."""
         self._flush_seen()
         if self._flag_writes:
             _, late = await asyncio.wait(set(self._flag_writes), timeout=STORE_TIMEOUT)
             if late:
                 log.error("%s: marking retrieved messages \\Seen did not finish in time", self.ip)
+
+    def _release(self) -> None:
         if self.maildrop is not None:
             maildrop.release(self.app.store, self.maildrop.mailbox_id)
+            self.maildrop = None
+
+    async def _finish(self) -> None:
+        await self._settle_flags()
+        self._release()
         self.writer.close()
         with contextlib.suppress(ConnectionError, ssl.SSLError, TimeoutError):
             await asyncio.wait_for(self.writer.wait_closed(), CLOSE_TIMEOUT)

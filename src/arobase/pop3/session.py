@@ -84,7 +84,8 @@ class Fetch:
 
 @dataclass(frozen=True, slots=True)
 class Update:
-    """QUIT in TRANSACTION: expunge these UIDs in one store transaction, then call `updated`."""
+    """QUIT in TRANSACTION: expunge these UIDs in one store transaction, release the maildrop, then
+    call `updated`; the client may log in again as soon as it reads the reply."""
 
     uids: tuple[int, ...]
 
@@ -189,7 +190,8 @@ class Session:
         assert isinstance(request, Update)
         self.state = State.CLOSED
         if ok:
-            return Send([wire.ok(f"Bye, {len(request.uids)} messages deleted")], close=True)
+            text = f"Bye, {len(request.uids)} messages deleted" if request.uids else "Bye"
+            return Send([wire.ok(text)], close=True)
         return Send([wire.err("Some deleted messages could not be removed, try again", "SYS/TEMP")], close=True)
 
     def _answered(self, kind: type) -> Event:
@@ -277,7 +279,7 @@ class Session:
     def _quit(self, command: Command) -> Event:
         if command.args:
             return self._error("QUIT takes no argument")
-        if self.state is State.TRANSACTION and self._deleted:
+        if self.state is State.TRANSACTION:
             assert self.maildrop is not None
             self.state = State.UPDATE
             entries = self.maildrop.entries
