@@ -339,17 +339,18 @@ def fetch_responses(
     extra_flags = bool(flags_changed) and not plan.has_flags
     recent = view.recent
     uids = [u for _, u in targets]
-    seq_of = {u: s for s, u in targets} if len(targets) < len(view.uids) else None
     step = 200 if "data" in columns else chunk
+    position = 0  # rows come in UID order, as do targets: walk both
     for rows in queries.iter_fetch_rows(store, view.mailbox_id, uids, columns, chunk=step):
         lines = []
         for row in rows:
             uid = row[0]
+            while targets[position][1] != uid:
+                position += 1
             m = Message(store, uid, row, offsets, uid in recent)
             items = [render(m) for render in renderers]
             if extra_flags and uid in flags_changed:
                 items.append(_flags(m))
-            seq = seq_of[uid] if seq_of is not None else view.seq(uid)
-            lines.append(b"* %d FETCH (%s)\r\n" % (seq, b" ".join(items)))
+            lines.append(b"* %d FETCH (%s)\r\n" % (targets[position][0], b" ".join(items)))
         if lines:
             yield b"".join(lines)

@@ -139,8 +139,9 @@ class MailboxView:
             return
         self._own.append(modseq)
         del self._own[:-64]
-        for uid in [uid for uid, m in self._flags.items() if m == modseq]:
-            del self._flags[uid]
+        if self._flags:
+            for uid in [uid for uid, m in self._flags.items() if m == modseq]:
+                del self._flags[uid]
 
     def close(self) -> None:
         """Leaving the mailbox: nothing to release but memory."""

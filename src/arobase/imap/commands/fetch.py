@@ -40,8 +40,7 @@ async def fetch(ctx: CommandContext, cmd: ast.Fetch) -> None:
         unseen = [uid for uid, bits, _ in rows if not bits & _SEEN]
         if unseen:
             result = await store.store_flags(view.mailbox_id, unseen, ["\\Seen"], "add")
-            for modseq in {m for _, m in result.values()}:
-                view.flags_reported(modseq)
+            view.flags_reported(max(m for _, m in result.values()))
             flags_changed = frozenset(unseen)
     try:
         for chunk in fetch_responses(view, plan, targets, flags_changed=flags_changed):

@@ -42,8 +42,8 @@ async def store(ctx: CommandContext, cmd: ast.Store) -> None:
             targets = [(s, u) for s, u in targets if u not in too_new]
             uids = [u for _, u in targets]
     result = await store.store_flags(view.mailbox_id, uids, flags, cmd.action.mode) if uids else {}
-    for modseq in {m for _, m in result.values()}:
-        view.flags_reported(modseq)
+    if result:  # changed messages share the new modseq, the highest of all
+        view.flags_reported(max(m for _, m in result.values()))
     if not cmd.action.silent or cmd.unchangedsince is not None:
         condstore = "CONDSTORE" in ctx.session.enabled
         lines: list[bytes] = []
