@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("arobase.pop3")
 
 READ_SIZE = 65536
+FLUSH_SIZE = 256 * 1024  # queued reply octets that are written without waiting for the batch to end
 INLINE_READ = 64 * 1024  # messages up to this size are read on the loop; larger ones in a thread
 STORE_TIMEOUT = 60.0  # longest wait for a store commit (deletions at QUIT, \Seen flags at the end)
 CLOSE_TIMEOUT = 5.0
@@ -81,25 +82,30 @@ class Connection:
         self._seen_batch: list[int] = []  # RETRieved UIDs to flag \Seen at the next pause
         self._marked: set[int] = set()
         self._flag_writes: set[asyncio.Task[object]] = set()
+        self._out: list[bytes] = []
+        self._out_size = 0
 
     async def run(self) -> None:
         try:
-            await self._write([self.session.greeting()])
+            self._queue([self.session.greeting()])
             while not self.session.closed:
                 event = self.session.next_event()
                 if event is None:
+                    await self._flush()
                     self._flush_seen()
                     if not await self._read():
                         return
                     continue
                 if not await self._handle(event):
+                    await self._flush()
                     return
         except (ConnectionError, ssl.SSLError, TimeoutError) as e:
             log.debug("%s: connection ended: %s", self.ip, e)
         except Exception:
             log.exception("%s: POP3 session failed", self.ip)
             with contextlib.suppress(Exception):
-                await self._write([wire.err("Internal error, closing connection", "SYS/TEMP")])
+                self._queue([wire.err("Internal error, closing connection", "SYS/TEMP")])
+                await self._flush()
         finally:
             await self._finish()
 
@@ -110,7 +116,8 @@ class Connection:
         except TimeoutError:
             log.info("%s: idle for %.0fs, disconnecting", self.ip, self.settings.idle_timeout)
             with contextlib.suppress(ConnectionError, ssl.SSLError, TimeoutError):
-                await self._write([wire.err("Disconnected for inactivity")])
+                self._queue([wire.err("Disconnected for inactivity")])
+                await self._flush()
             return False
         if not data:
             return False  # a dropped connection never reaches UPDATE: nothing is deleted
@@ -121,23 +128,30 @@ class Connection:
         """Carry out one event; False once the connection must close."""
         session = self.session
         if isinstance(event, Send):
-            await self._write(event.data)
+            self._queue(event.data)
             return not event.close
         if isinstance(event, Authenticate):
             result, drop = await self._login(event)
-            await self._write(session.login_result(result, drop).data)
+            self._queue(session.login_result(result, drop).data)
         elif isinstance(event, StartTLS):
             return await self._start_tls(event)
         elif isinstance(event, Fetch):
             await self._fetch(event)
         elif isinstance(event, Update):
             reply = session.updated(await self._update(event))
-            await self._write(reply.data)
+            self._queue(reply.data)
             return False
         return True
 
-    async def _write(self, chunks: list[bytes]) -> None:
-        self.writer.writelines(chunks)
+    def _queue(self, chunks: list[bytes]) -> None:
+        """Replies wait until the session needs more input: pipelined commands share a few writes."""
+        self._out += chunks
+        self._out_size += sum(map(len, chunks))
+
+    async def _flush(self) -> None:
+        if self._out:
+            chunks, self._out, self._out_size = self._out, [], 0
+            self.writer.writelines(chunks)
         await asyncio.wait_for(self.writer.drain(), self.settings.idle_timeout)
 
     # -- requests ---------------------------------------------------------------------------
@@ -180,9 +194,11 @@ class Connection:
         # Stop reading before the client can see +OK: its ClientHello must reach the TLS layer, not
         # the plaintext buffer. What is buffered now was sent in plaintext after STLS: drop it
         # (RFC 2595 section 4). start_tls resumes reading once TLS is in place.
+        await self._flush()
         self.writer.transport.pause_reading()
         self.reader._buffer.clear()  # type: ignore[attr-defined]
-        await self._write([request.reply])
+        self._queue([request.reply])
+        await self._flush()
         try:
             await self.writer.start_tls(
                 self.app.tls.server_context(), ssl_handshake_timeout=self.settings.handshake_timeout
@@ -200,7 +216,9 @@ class Connection:
             raw = maildrop.read(store, mailbox_id, entry)
         else:
             raw = await asyncio.to_thread(maildrop.read, store, mailbox_id, entry)
-        await self._write(self.session.fetched(raw).data)
+        self._queue(self.session.fetched(raw).data)
+        if self._out_size >= FLUSH_SIZE:
+            await self._flush()
         if request.lines is None and raw is not None and not entry.seen and entry.uid not in self._marked:
             self._marked.add(entry.uid)
             self._seen_batch.append(entry.uid)
