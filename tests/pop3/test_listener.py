@@ -5,13 +5,18 @@ from __future__ import annotations
 import asyncio
 import base64
 import poplib
+import shutil
 import socket
+import ssl
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
-from arobase.pop3 import Settings, open_pop3, wire
+from arobase.config import CONFIG_NAME, LISTEN_DEFAULTS, load, render
+from arobase.pop3 import Settings, wire
+from arobase.server import Server, startup_table
 from arobase.store import Change, ChangeKind
 
 from .conftest import ARTHUR, DISABLED, PASSWORDS, PIERRE, TIMEOUT, Harness, Starter, sample
@@ -295,21 +300,43 @@ async def test_large_messages_stored_as_files(pop3: Harness) -> None:
     assert got == wire.to_wire(raw) and status == b"+OK %d octets" % len(got)
 
 
-async def test_open_pop3_starts_what_listen_names(start_pop3: Starter) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        free = probe.getsockname()[1]
-    pop3 = await start_pop3(listen={"pop3": f"127.0.0.1:{free}", "pop3s": ""})
-    endpoints = await open_pop3(pop3.app)
+async def test_serve_opens_pop3_and_pop3s_from_listen(pop3_template: Path, tmp_path: Path) -> None:
+    def free_address() -> str:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            return f"127.0.0.1:{probe.getsockname()[1]}"
+
+    data = tmp_path / "serve"
+    shutil.copytree(pop3_template, data)
+    listen = {name: "" for name in LISTEN_DEFAULTS} | {"pop3": free_address(), "pop3s": free_address()}
+    (data / CONFIG_NAME).write_text(render({"listen": listen}), encoding="utf-8")
+    server = Server(load(data, environ={}))
     try:
-        assert [(e.service, e.tls) for e in endpoints] == [("POP3", "STLS")]
-        assert endpoints[0].address == f"127.0.0.1:{free}"
-        client = await asyncio.to_thread(poplib.POP3, "127.0.0.1", free, timeout=TIMEOUT)
-        assert client.getwelcome() == b"+OK Arobase POP3 server ready"
-        await asyncio.to_thread(client.quit)
+        await server.start()
+        assert [(e.service, e.address, e.tls) for e in server.endpoints] == [
+            ("POP3", listen["pop3"], "STLS"),
+            ("POP3S", listen["pop3s"], "implicit TLS"),
+        ]
+        assert "POP3S" in startup_table(server.endpoints, data)
+        context = ssl.create_default_context(cafile=str(server.app.config.tls_cert))
+
+        def both() -> tuple[bytes, bytes]:
+            plain = poplib.POP3("127.0.0.1", int(listen["pop3"].rsplit(":", 1)[1]), timeout=TIMEOUT)
+            plain.stls(context=context)
+            plain.user(PIERRE)
+            first = plain.pass_(PASSWORDS[PIERRE])
+            plain.quit()
+            implicit = poplib.POP3_SSL(
+                "127.0.0.1", int(listen["pop3s"].rsplit(":", 1)[1]), timeout=TIMEOUT, context=context
+            )
+            implicit.user(PIERRE)
+            second = implicit.pass_(PASSWORDS[PIERRE])
+            implicit.quit()
+            return first, second
+
+        assert await asyncio.to_thread(both) == (b"+OK Logged in, 0 messages (0 octets)",) * 2
     finally:
-        for endpoint in endpoints:
-            endpoint.server.close()
+        await asyncio.wait_for(server.shutdown(), TIMEOUT * 2)
 
 
 @pytest.mark.parametrize("tls", [False, True])

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import base64
+import re
 from dataclasses import dataclass, field
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from arobase.pop3 import wire
 from arobase.pop3.session import (
@@ -396,3 +399,37 @@ def test_requests_must_be_answered_in_order() -> None:
         session.next_event()
     with pytest.raises(RuntimeError):
         session.fetched(b"")
+
+
+MULTILINE = re.compile(
+    rb"\+OK (Capability list follows|\d+ messages \(\d+ octets\)|Unique-ID listing follows|\d+ octets"
+    rb"|Top of message follows|Supported mechanisms follow)\r\n"
+)
+VERBS = [b"USER", b"PASS", b"AUTH", b"STLS", b"CAPA", b"STAT", b"LIST", b"UIDL", b"RETR", b"TOP", b"DELE"]
+VERBS += [b"RSET", b"NOOP", b"QUIT", b"APOP", b"list", b"XYZZY", b"*", b"AGFhAGI="]
+ARGS = [b"PLAIN", b"0", b"1", b"2", b"3", b"4", b"-1", b"x", b"", b"AGFhAGI=", b"\xff", b"\0"]
+command_lines = st.tuples(st.sampled_from(VERBS), st.lists(st.sampled_from(ARGS), max_size=3), st.booleans()).map(
+    lambda t: b" ".join([t[0], *t[1]]) + (b"\r\n" if t[2] else b"\n")
+)
+noise = st.tuples(st.booleans(), st.lists(st.one_of(command_lines, st.binary(max_size=12)), max_size=25)).map(
+    lambda t: (b"USER a\r\nPASS b\r\n" if t[0] else b"") + b"".join(t[1])
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(noise, st.sampled_from(list(LoginResult)), st.booleans())
+def test_random_input_never_breaks_the_session(data: bytes, result: LoginResult, tls: bool) -> None:
+    """Whatever arrives, in whatever chunks, every reply is a well-formed status line, continuation or list."""
+    s = script(tls=tls, plaintext_allowed=not tls, login_result=result, gone={11})
+    out = b"".join(s.send(data[i : i + 7]) for i in range(0, len(data), 7))
+    if data.startswith(b"USER a\r\nPASS b\r\n") and result is LoginResult.OK:
+        assert b"+OK Logged in" in out
+    position = 0
+    while position < len(out):
+        end = out.index(b"\r\n", position) + 2
+        line = out[position:end]
+        assert line.startswith((b"+OK", b"-ERR ", b"+ \r\n")), out
+        if MULTILINE.fullmatch(line):
+            end = out.index(b"\r\n.\r\n", end - 2) + 5
+        position = end
+    assert s.session.errors <= s.session.max_errors
