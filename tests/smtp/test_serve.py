@@ -14,6 +14,7 @@ from pathlib import Path
 
 from arobase.config import LISTEN_DEFAULTS, load
 from arobase.store import open_store
+from arobase.tls import generate_self_signed
 
 ARROBASE = str(Path(sys.executable).parent / "arobase")
 DEADLINE = 20.0
@@ -59,6 +60,13 @@ def test_serve_accepts_submission_and_stops_cleanly(tmp_path: Path) -> None:
             client.login(sender, password)
             refused = client.sendmail(sender, [recipient], f"From: {sender}\r\nSubject: e2e\r\n\r\nthrough serve\r\n")
         assert refused == {}
+
+        # SIGHUP: a renewed certificate is served by the next STARTTLS, the process keeps running.
+        old_pem = (data / "tls" / "cert.pem").read_text()
+        generate_self_signed("mail.example.test", data / "tls" / "cert.pem", data / "tls" / "key.pem")
+        new_pem = (data / "tls" / "cert.pem").read_text()
+        server.send_signal(signal.SIGHUP)
+        assert served_after_reload(ports["mx"], old_pem, new_pem) == ssl.PEM_cert_to_DER_cert(new_pem)
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -80,3 +88,19 @@ def test_serve_accepts_submission_and_stops_cleanly(tmp_path: Path) -> None:
         assert b"with ESMTPSA" in stored
     finally:
         store.close()
+
+
+def served_after_reload(port: int, old_pem: str, new_pem: str) -> bytes:
+    """The certificate a new STARTTLS gets, retried briefly while the server handles SIGHUP."""
+    context = ssl.create_default_context(cadata=old_pem + new_pem)
+    deadline = time.monotonic() + DEADLINE
+    while True:
+        with smtplib.SMTP("127.0.0.1", port, timeout=DEADLINE) as client:
+            client.starttls(context=context)
+            sock = client.sock
+            assert isinstance(sock, ssl.SSLSocket)
+            served = sock.getpeercert(binary_form=True)
+        assert served is not None
+        if served == ssl.PEM_cert_to_DER_cert(new_pem) or time.monotonic() > deadline:
+            return served
+        time.sleep(0.05)

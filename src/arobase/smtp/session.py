@@ -26,7 +26,7 @@ import ipaddress
 import logging
 import ssl
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, cast
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -94,6 +94,10 @@ class ConnectionState(Session):
         self.account: Account | None = None
         self.errors = 0
 
+    def forget(self) -> None:
+        """What STARTTLS resets: the greeting and any authentication."""
+        self.helo, self.esmtp, self.account = "", False, None
+
     @property
     def client_ip(self) -> str:
         peer = self.peer
@@ -119,7 +123,7 @@ class _Reading:
     """Bytes the session has read for a command: either a line or the reply refusing it."""
 
     line: bytes = b""
-    refused: Reply | None = field(default=None)
+    refused: Reply | None = None
 
 
 class SMTPSession(SMTP):
@@ -187,10 +191,6 @@ class SMTPSession(SMTP):
             with contextlib.suppress(Exception):
                 self.transport.write(replies.TIMEOUT.render())  # type: ignore[attr-defined]
             self.transport.close()
-
-    async def handle_exception(self, error: Exception) -> str:
-        log.exception("%s: error in SMTP session", self.state.client_ip)
-        return str(replies.TEMPORARY_FAILURE)
 
     # -- the command loop ------------------------------------------------------------------
 
@@ -353,9 +353,7 @@ class SMTPSession(SMTP):
         self._original_transport = plain  # aiosmtpd's connection_lost closes it
         self.transport = self._writer.transport
         self._reader._transport = self.transport  # type: ignore[attr-defined]  # flow control on the TLS layer
-        peer = self.state.peer
-        self.session = self._create_session()  # RFC 3207 4.2: forget everything said before TLS
-        self.state.peer = peer
+        self.state.forget()  # RFC 3207 4.2: nothing said before TLS counts (the error count does)
         self.state.tls = describe(self.transport.get_extra_info("ssl_object"))
         self._reset()
         return None
@@ -554,7 +552,8 @@ class SMTPSession(SMTP):
             pending = await self._reader.read(READ_LIMIT)
             if not pending:
                 raise asyncio.IncompleteReadError(b"", None)
-        self._reset_timeout()
+        if self._timeout_handle is not None:
+            self._timeout_handle.cancel()  # our own work (DNS, fsync) is not the client's slowness
         try:
             problem = reader.problem
             if problem is not None:
