@@ -78,7 +78,7 @@ async def test_poplib_over_pop3s_with_auth_plain(pop3: Harness) -> None:
         return reply, top, count
 
     reply, top, count = await asyncio.to_thread(session)
-    assert reply == b"+OK Logged in, 1 messages (%d octets)" % len(sample(1))
+    assert reply == b"+OK Logged in, 1 message (%d octets)" % len(sample(1))
     assert top == b"+OK Top of message follows" and count == 1
     await asyncio.sleep(0.05)
     assert seen(pop3) == [False]  # TOP does not mark \Seen
@@ -144,7 +144,7 @@ async def test_a_second_session_on_the_same_maildrop_is_refused_in_use(pop3: Har
     deadline = time.monotonic() + TIMEOUT
     while (reply := await second.login()).startswith(b"-ERR [IN-USE]") and time.monotonic() < deadline:
         await asyncio.sleep(0.02)
-    assert reply.startswith(b"+OK Logged in, 1 messages")  # the session stayed in AUTHORIZATION
+    assert reply.startswith(b"+OK Logged in, 1 message (")  # the session stayed in AUTHORIZATION
     for client in (second, other):
         await client.command(b"QUIT")
         await client.close()
@@ -345,3 +345,35 @@ async def test_quit_before_login(pop3: Harness, tls: bool) -> None:
     assert await client.command(b"QUIT") == b"+OK Bye\r\n"
     assert await client.closed()
     await client.close()
+
+
+async def test_pipelined_commands_are_answered_in_order(pop3: Harness) -> None:
+    raws = [sample(n) for n in range(3)]
+    uids = [pop3.deliver(raw) for raw in raws]
+    validity = pop3.inbox().uidvalidity
+    client = await pop3.raw(tls=True)
+    await client.send(
+        b"USER " + ARTHUR.encode() + b"\r\nPASS " + PASSWORDS[ARTHUR].encode() + b"\r\n"
+        b"STAT\r\nLIST\r\nRETR 1\r\nRETR 2\r\nUIDL 3\r\nDELE 3\r\n" + b"NOOP\r\n" * 2000 + b"QUIT\r\n"
+    )
+    got = await asyncio.wait_for(client.reader.read(), TIMEOUT)
+    sizes = [len(raw) for raw in raws]
+    expected = (
+        b"+OK Send your password\r\n"
+        + b"+OK Logged in, 3 messages (%d octets)\r\n" % sum(sizes)
+        + b"+OK 3 %d\r\n" % sum(sizes)
+        + b"+OK 3 messages (%d octets)\r\n1 %d\r\n2 %d\r\n3 %d\r\n.\r\n" % (sum(sizes), *sizes)
+        + b"+OK %d octets\r\n" % sizes[0]
+        + raws[0]
+        + b".\r\n"
+        + b"+OK %d octets\r\n" % sizes[1]
+        + raws[1]
+        + b".\r\n"
+        + b"+OK 3 %d.%d\r\n" % (validity, uids[2])
+        + b"+OK Message 3 deleted\r\n"
+        + b"+OK\r\n" * 2000
+        + b"+OK Bye, 1 message deleted\r\n"
+    )
+    assert got == expected
+    await client.close()
+    assert [m.uid for m in pop3.messages()] == uids[:2]

@@ -402,7 +402,7 @@ def test_requests_must_be_answered_in_order() -> None:
 
 
 MULTILINE = re.compile(
-    rb"\+OK (Capability list follows|\d+ messages \(\d+ octets\)|Unique-ID listing follows|\d+ octets"
+    rb"\+OK (Capability list follows|\d+ messages? \(\d+ octets\)|Unique-ID listing follows|\d+ octets"
     rb"|Top of message follows|Supported mechanisms follow)\r\n"
 )
 VERBS = [b"USER", b"PASS", b"AUTH", b"STLS", b"CAPA", b"STAT", b"LIST", b"UIDL", b"RETR", b"TOP", b"DELE"]

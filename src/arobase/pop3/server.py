@@ -99,6 +99,8 @@ class Connection:
                 if not await self._handle(event):
                     await self._flush()
                     return
+                if self._out_size >= FLUSH_SIZE:
+                    await self._flush()
         except (ConnectionError, ssl.SSLError, TimeoutError) as e:
             log.debug("%s: connection ended: %s", self.ip, e)
         except Exception:
@@ -217,8 +219,6 @@ class Connection:
         else:
             raw = await asyncio.to_thread(maildrop.read, store, mailbox_id, entry)
         self._queue(self.session.fetched(raw).data)
-        if self._out_size >= FLUSH_SIZE:
-            await self._flush()
         if request.lines is None and raw is not None and not entry.seen and entry.uid not in self._marked:
             self._marked.add(entry.uid)
             self._seen_batch.append(entry.uid)

@@ -157,7 +157,7 @@ class Session:
             self.maildrop = maildrop
             self.login = self._last.login
             count, size = self._totals()
-            return Send([wire.ok(f"Logged in, {count} messages ({size} octets)")])
+            return Send([wire.ok(f"Logged in, {_messages(count)} ({size} octets)")])
         if result is LoginResult.INVALID:
             return self._error("Authentication failed", "AUTH")
         if result is LoginResult.LOCKED:
@@ -190,7 +190,7 @@ class Session:
         assert isinstance(request, Update)
         self.state = State.CLOSED
         if ok:
-            text = f"Bye, {len(request.uids)} messages deleted" if request.uids else "Bye"
+            text = f"Bye, {_messages(len(request.uids))} deleted" if request.uids else "Bye"
             return Send([wire.ok(text)], close=True)
         return Send([wire.err("Some deleted messages could not be removed, try again", "SYS/TEMP")], close=True)
 
@@ -395,7 +395,7 @@ class Session:
         ]
         if command.verb == "LIST":
             count, size = self._totals()
-            return Send([wire.multiline(f"{count} messages ({size} octets)", lines)])
+            return Send([wire.multiline(f"{_messages(count)} ({size} octets)", lines)])
         return Send([wire.multiline("Unique-ID listing follows", lines)])
 
     def _list(self, command: Command) -> Send:
@@ -437,7 +437,7 @@ class Session:
             return self._error("RSET takes no argument")
         self._deleted.clear()
         count, size = self._totals()
-        return Send([wire.ok(f"Maildrop has {count} messages ({size} octets)")])
+        return Send([wire.ok(f"Maildrop has {_messages(count)} ({size} octets)")])
 
     def _noop(self, command: Command) -> Send:
         if command.args:
@@ -453,3 +453,7 @@ class Session:
             self.state = State.CLOSED
             return Send([wire.err(text, code), wire.err("Too many errors, closing connection")], close=True)
         return Send([wire.err(text, code)])
+
+
+def _messages(count: int) -> str:
+    return f"{count} message" if count == 1 else f"{count} messages"
