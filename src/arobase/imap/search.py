@@ -54,7 +54,11 @@ class Searcher:
         return self._universe
 
     def run(self, key: ast.SearchKey) -> list[int]:
-        return sorted(self.evaluate(key) & self.universe)
+        found = self.evaluate(key)
+        if self._universe is None and len(found) < 1000:  # a selective key: no need for the whole set
+            gone = self.view.pending_expunges
+            return sorted(uid for uid in found if self.view.contains(uid) and uid not in gone)
+        return sorted(found & self.universe)
 
     def evaluate(self, key: ast.SearchKey) -> set[int]:
         if isinstance(key, ast.SearchAnd):

@@ -47,14 +47,18 @@ async def store(ctx: CommandContext, cmd: ast.Store) -> None:
     if not cmd.action.silent or cmd.unchangedsince is not None:
         condstore = "CONDSTORE" in ctx.session.enabled
         lines: list[bytes] = []
+        formatted: dict[tuple[frozenset[str], bool], bytes] = {}  # few distinct flag sets in a mailbox
         for seq, uid in targets:
             if uid not in result:
                 continue
             new_flags, modseq = result[uid]
-            bits, keywords = _split(new_flags)
             items = [b"UID %d" % uid] if cmd.uid else []
             if not cmd.action.silent:
-                items.append(b"FLAGS " + format_flags(bits, keywords, uid in view.recent))
+                key = (new_flags, uid in view.recent)
+                listed = formatted.get(key)
+                if listed is None:
+                    listed = formatted[key] = b"FLAGS " + format_flags(*_split(new_flags), key[1])
+                items.append(listed)
             if condstore:
                 items.append(b"MODSEQ (%d)" % modseq)
             if items:
