@@ -157,6 +157,6 @@ def test_poplib_unstuffing_gives_back_the_wire_form(raw: bytes) -> None:
             self.file = io.BufferedReader(io.BytesIO(data))  # type: ignore[assignment]
             self._debugging = 0
 
-    status, lines, _ = Replay(response)._getlongresp()
+    status, lines, _ = Replay(response)._getlongresp()  # type: ignore[attr-defined]
     assert status == f"+OK {len(message)} octets".encode()
     assert b"".join(line + b"\r\n" for line in lines) == message

@@ -13,7 +13,7 @@ import ipaddress
 import logging
 import ssl
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from ..app import App
 from ..config import Config
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from ..server import Endpoint
 
 log = logging.getLogger("arobase.pop3")
+T = TypeVar("T")
 
 READ_SIZE = 65536
 FLUSH_SIZE = 256 * 1024  # queued reply octets that are written without waiting for the batch to end
@@ -197,7 +198,7 @@ class Connection:
         # the plaintext buffer. What is buffered now was sent in plaintext after STLS: drop it
         # (RFC 2595 section 4). start_tls resumes reading once TLS is in place.
         await self._flush()
-        self.writer.transport.pause_reading()
+        cast(asyncio.Transport, self.writer.transport).pause_reading()
         self.reader._buffer.clear()  # type: ignore[attr-defined]
         self._queue([request.reply])
         await self._flush()
@@ -276,7 +277,7 @@ class Connection:
             await asyncio.wait_for(self.writer.wait_closed(), CLOSE_TIMEOUT)
 
 
-async def _wait(pending: Pending[object]) -> object:
+async def _wait(pending: Pending[T]) -> T:
     return await pending
 
 

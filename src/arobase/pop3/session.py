@@ -12,6 +12,7 @@ import enum
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from ..smtp import replies as smtp_replies
 from ..smtp import sasl
@@ -91,6 +92,7 @@ class Update:
 
 
 Event = Send | Authenticate | StartTLS | Fetch | Update
+R = TypeVar("R", Authenticate, StartTLS, Fetch, Update)
 
 
 class LoginResult(enum.Enum):
@@ -122,7 +124,6 @@ class Session:
         self._sasl = False  # AUTH PLAIN sent "+ ", waiting for the response line
         self._waiting: Event | None = None  # a request the I/O layer has not answered yet
         self._deleted: set[int] = set()  # message numbers marked by DELE
-        self._last: Event | None = None  # the request answered most recently
 
     # -- feeding ------------------------------------------------------------------------------
 
@@ -150,12 +151,12 @@ class Session:
     # -- answers to requests ------------------------------------------------------------------
 
     def login_result(self, result: LoginResult, maildrop: Maildrop | None = None) -> Send:
-        self._answered(Authenticate)
+        request = self._answered(Authenticate)
         if result is LoginResult.OK:
-            assert maildrop is not None and isinstance(self._last, Authenticate)
+            assert maildrop is not None
             self.state = State.TRANSACTION
             self.maildrop = maildrop
-            self.login = self._last.login
+            self.login = request.login
             count, size = self._totals()
             return Send([wire.ok(f"Logged in, {_messages(count)} ({size} octets)")])
         if result is LoginResult.INVALID:
@@ -177,7 +178,6 @@ class Session:
     def fetched(self, raw: bytes | None) -> Send:
         """The message bytes for the pending Fetch, or None if it no longer exists."""
         request = self._answered(Fetch)
-        assert isinstance(request, Fetch)
         if raw is None:
             return Send([wire.err(f"Message {request.number} was removed by another session")])
         message = wire.to_wire(raw)
@@ -187,19 +187,17 @@ class Session:
 
     def updated(self, ok: bool) -> Send:
         request = self._answered(Update)
-        assert isinstance(request, Update)
         self.state = State.CLOSED
         if ok:
             text = f"Bye, {_messages(len(request.uids))} deleted" if request.uids else "Bye"
             return Send([wire.ok(text)], close=True)
         return Send([wire.err("Some deleted messages could not be removed, try again", "SYS/TEMP")], close=True)
 
-    def _answered(self, kind: type) -> Event:
+    def _answered(self, kind: type[R]) -> R:
         request = self._waiting
         if not isinstance(request, kind):
             raise RuntimeError(f"no {kind.__name__} is pending (pending: {request!r})")
         self._waiting = None
-        self._last = request
         return request
 
     # -- lines --------------------------------------------------------------------------------
