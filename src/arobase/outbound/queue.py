@@ -147,9 +147,11 @@ class OutboundQueue:
             self._wakeup.clear()
 
     async def _dispatch(self) -> None:
+        # Claims are batched (each is a commit): wait for a few free workers unless the queue is idle.
+        batch = max(1, self.settings.workers // 8)
         while True:
             free = self.settings.workers - len(self._inflight)
-            if free <= 0:
+            if free <= 0 or (free < batch and self._inflight):
                 return
             now = int(time.time())
             due = self.store.next_outbound_due()

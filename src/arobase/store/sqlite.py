@@ -595,7 +595,7 @@ class SQLiteStore:
 
     def next_outbound_due(self) -> int | None:
         """Unix time of the earliest unclaimed queued delivery, None when the queue is idle."""
-        row = self._reader().execute("SELECT min(next_attempt) FROM outbound WHERE NOT claimed").fetchone()
+        row = self._reader().execute("SELECT min(next_attempt) FROM outbound WHERE claimed = 0").fetchone()
         return None if row[0] is None else int(row[0])
 
     def claim_outbound(self, now: int, limit: int) -> Pending[list[OutboundEntry]]:
@@ -606,19 +606,20 @@ class SQLiteStore:
         """
 
         def run(tx: Transaction) -> list[OutboundEntry]:
-            envelopes = [
-                envelope
-                for (envelope,) in tx.db.execute(
-                    "SELECT envelope FROM outbound WHERE NOT claimed AND next_attempt <= ?"
-                    " GROUP BY envelope ORDER BY min(next_attempt), envelope LIMIT ?",
-                    (now, limit),
-                )
-            ]
+            envelopes: list[int] = []
+            for (envelope,) in tx.db.execute(  # in due order, through the (claimed, next_attempt) index
+                "SELECT envelope FROM outbound WHERE claimed = 0 AND next_attempt <= ? ORDER BY next_attempt",
+                (now,),
+            ):
+                if envelope not in envelopes:
+                    envelopes.append(envelope)
+                    if len(envelopes) == limit:
+                        break
             if not envelopes:
                 return []
             marks = ",".join("?" * len(envelopes))
             tx.db.execute(
-                f"UPDATE outbound SET claimed = 1 WHERE NOT claimed AND next_attempt <= ? AND envelope IN ({marks})",
+                f"UPDATE outbound SET claimed = 1 WHERE claimed = 0 AND next_attempt <= ? AND envelope IN ({marks})",
                 (now, *envelopes),
             )
             rows = tx.db.execute(

@@ -30,6 +30,7 @@ BEGIN
 END;
 
 CREATE INDEX outbound_envelope ON outbound(envelope);
+CREATE INDEX outbound_due ON outbound(claimed, next_attempt);  -- what is due next, without a scan
 CREATE INDEX outbound_blob ON outbound(blob_id, sender, created);
 
 -- DKIM signing keys, one row per (domain, selector). Only active keys sign; retired ones are kept so
