@@ -271,3 +271,16 @@ async def test_corpus_sections_match_the_parsed_offsets(client: Client, store: S
                     part.number,
                     text,
                 )
+
+
+async def test_large_message_kept_in_a_file(client: Client, store: Store, alice: Account) -> None:
+    raw = b"Subject: big\r\nContent-Type: text/plain\r\n\r\n" + b"0123456789abcdef\r\n" * 20_000
+    assert len(raw) > store.inline_max
+    deliver(store, alice, raw)
+    await select(client)
+    out = await client.run(body(ast.FetchBody(peek=True), ast.FetchBinarySize((1,))))
+    assert out == b"* 1 FETCH (BODY[] {%d}\r\n%s BINARY.SIZE[1] %d)\r\nTAG OK FETCH completed\r\n" % (
+        len(raw),
+        raw,
+        len(raw) - 42,
+    )

@@ -216,3 +216,10 @@ async def test_modseq_key(client: Client, store: Store) -> None:
     assert box is not None
     await client.run(ast.Store(seqset("5"), ast.StoreAction("add", ("\\Seen",))))
     assert await found(client, ast.SearchModSeq(box.highestmodseq + 1)) == [5]
+
+
+async def test_dollar_in_a_saving_search_is_the_previous_result(client: Client) -> None:
+    await client.run(ast.Search(ast.SearchText("FROM", "bob"), returns=("SAVE",)))
+    key = ast.SearchAnd((ast.SearchSequence(seqset("$")), ast.SearchFlag("\\Flagged", present=False)))
+    await client.run(ast.Search(key, returns=("SAVE",)))
+    assert client.view.saved == [4]

@@ -108,8 +108,7 @@ def decode_part(raw: bytes, parts: Callable[[], Sequence[Part]], path: Sequence[
     if encoding in ("7bit", "8bit", "binary"):
         return data
     if encoding == "base64":
-        cleaned = bytes(c for c in data if c in _B64)
-        cleaned = cleaned.rstrip(b"=")
+        cleaned = data.translate(None, _NOT_B64).rstrip(b"=")
         cleaned += b"=" * (-len(cleaned) % 4)
         try:
             return binascii.a2b_base64(cleaned)
@@ -120,7 +119,7 @@ def decode_part(raw: bytes, parts: Callable[[], Sequence[Part]], path: Sequence[
     raise FetchError(f"unknown Content-Transfer-Encoding {part.encoding}", "UNKNOWN-CTE")
 
 
-_B64 = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
+_NOT_B64 = bytes(set(range(256)) - set(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="))
 
 
 def section_name(section: ast.Section) -> bytes:

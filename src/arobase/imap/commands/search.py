@@ -15,9 +15,12 @@ async def search(ctx: CommandContext, cmd: ast.Search) -> None:
         raise CommandError(f"unsupported charset {cmd.charset}", "BADCHARSET (" + " ".join(CHARSETS) + ")")
     view = selected_view(ctx)
     returns = cmd.returns
-    if returns is not None and "SAVE" in returns:
-        view.saved = []  # a failing SEARCH leaves $ empty (RFC 5182 2.1)
-    uids = Searcher(view).run(cmd.key)
+    try:
+        uids = Searcher(view).run(cmd.key)  # `$` in the key is still the previous result
+    except Exception:
+        if returns is not None and "SAVE" in returns:
+            view.saved = []  # a failing SEARCH (RETURN (SAVE)) leaves $ empty (RFC 5182 2.1)
+        raise
     numbers = uids if cmd.uid else [view.seq(uid) for uid in uids]
     if returns is None and not ctx.session.rev2:
         ctx.untagged(b" ".join([b"SEARCH", *(b"%d" % n for n in numbers)]))
