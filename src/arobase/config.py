@@ -233,6 +233,17 @@ SCHEMA: dict[str, dict[str, Key]] = {
         ),
         "poll_interval_ms": Key(1000, "how often the queue looks for new or retried messages", _positive),
     },
+    "web": {
+        "tls": Key(
+            "auto",
+            'HTTPS on listen.http: "on", "off", or "auto" (HTTPS unless it listens on a loopback address)',
+            _one_of("auto", "on", "off"),
+        ),
+        "session_idle": Key("2h", "webmail sessions end after this long without a request", _duration),
+        "session_max": Key("7d", "webmail sessions end this long after login, however active", _duration),
+        "page_size": Key(50, "messages per page in the webmail's message list", _positive),
+        "max_upload": Key(26_214_400, "largest total size of attachments in one webmail message, in bytes", _positive),
+    },
     "log": {
         "level": Key("info", "debug, info, warning or error", _one_of("debug", "info", "warning", "error")),
     },

@@ -1,0 +1,167 @@
+"""English and French. Templates write the English text; French comes from this table.
+
+The language is the one the reader chose (kept in a cookie), else the best match of the
+browser's Accept-Language, else English.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+LANGUAGES = ("en", "fr")
+
+FR: dict[str, str] = {
+    "Sign in": "Se connecter",
+    "Sign out": "Se déconnecter",
+    "Address": "Adresse",
+    "Password": "Mot de passe",
+    "Wrong address or password.": "Adresse ou mot de passe incorrect.",
+    "Too many failed attempts; try again later.": "Trop d'échecs ; réessayez plus tard.",
+    "Your session has expired; sign in again.": "Votre session a expiré ; reconnectez-vous.",
+    "Inbox": "Boîte de réception",
+    "Sent": "Envoyés",
+    "Drafts": "Brouillons",
+    "Junk": "Indésirables",
+    "Trash": "Corbeille",
+    "Archive": "Archives",
+    "Folders": "Dossiers",
+    "New folder": "Nouveau dossier",
+    "Create": "Créer",
+    "Rename": "Renommer",
+    "Delete": "Supprimer",
+    "Delete folder": "Supprimer le dossier",
+    "Delete the folder %s and every message in it?": "Supprimer le dossier %s et tous ses messages ?",
+    "Cancel": "Annuler",
+    "Parent folder": "Dossier parent",
+    "(top level)": "(racine)",
+    "Name": "Nom",
+    "New name": "Nouveau nom",
+    "Compose": "Écrire",
+    "Search": "Rechercher",
+    "Search mail": "Rechercher dans le courrier",
+    "Contacts": "Contacts",
+    "Mark read": "Marquer lu",
+    "Mark unread": "Marquer non lu",
+    "Flag": "Suivre",
+    "Unflag": "Ne plus suivre",
+    "Move to…": "Déplacer vers…",
+    "Move": "Déplacer",
+    "Select all": "Tout sélectionner",
+    "Select": "Sélectionner",
+    "No messages.": "Aucun message.",
+    "Newer": "Plus récents",
+    "Older": "Plus anciens",
+    "%d–%d of %d": "%d–%d sur %d",
+    "(no subject)": "(sans objet)",
+    "From": "De",
+    "To": "À",
+    "Cc": "Cc",
+    "Bcc": "Cci",
+    "Subject": "Objet",
+    "Date": "Date",
+    "Reply": "Répondre",
+    "Reply all": "Répondre à tous",
+    "Forward": "Transférer",
+    "Show original": "Afficher l'original",
+    "Attachments": "Pièces jointes",
+    "Remote images are hidden to protect your privacy.": "Les images distantes sont masquées pour protéger votre vie privée.",  # noqa: E501
+    "Show images": "Afficher les images",
+    "Show quoted text": "Afficher le texte cité",
+    "Verified sender": "Expéditeur vérifié",
+    "This message failed the sender domain's checks (DMARC): it may be forged.": "Ce message a échoué aux contrôles du domaine expéditeur (DMARC) : il est peut-être falsifié.",  # noqa: E501
+    "Conversation": "Conversation",
+    "in %s": "dans %s",
+    "Send": "Envoyer",
+    "Save draft": "Enregistrer le brouillon",
+    "Message": "Message",
+    "Add attachments": "Joindre des fichiers",
+    "Keep": "Garder",
+    "Message sent.": "Message envoyé.",
+    "Draft saved.": "Brouillon enregistré.",
+    "The message was not sent: %s. It was kept in Drafts.": "Le message n'a pas été envoyé : %s. Il a été gardé dans les brouillons.",  # noqa: E501
+    "no recipient": "aucun destinataire",
+    "invalid address %s": "adresse invalide %s",
+    "no such local user %s": "utilisateur local inconnu %s",
+    "you have sent too many messages; try again later": "vous avez envoyé trop de messages ; réessayez plus tard",
+    "a recipient's mailbox is full": "la boîte d'un destinataire est pleine",
+    "attachments are too large": "les pièces jointes sont trop volumineuses",
+    "you may not send as this address": "vous ne pouvez pas envoyer avec cette adresse",
+    "Sent, but the copy in Sent could not be saved (quota).": "Envoyé, mais la copie dans Envoyés n'a pas pu être enregistrée (quota).",  # noqa: E501
+    "Filters": "Filtres",
+    "Everywhere": "Partout",
+    "Anywhere": "N'importe où",
+    "In": "Dans",
+    "Folder": "Dossier",
+    "Since": "Depuis",
+    "Until": "Jusqu'au",
+    "Unread": "Non lus",
+    "Flagged": "Suivis",
+    "With attachments": "Avec pièces jointes",
+    "Body": "Corps",
+    "Attachment names": "Noms des pièces jointes",
+    "%d results": "%d résultats",
+    "Phone": "Téléphone",
+    "Notes": "Notes",
+    "Save": "Enregistrer",
+    "Add contact": "Ajouter un contact",
+    "Import vCard": "Importer des vCard",
+    "Export vCard": "Exporter en vCard",
+    "Import": "Importer",
+    "%d contacts imported.": "%d contacts importés.",
+    "Edit": "Modifier",
+    "No contacts.": "Aucun contact.",
+    "Language": "Langue",
+    "Keyboard shortcuts": "Raccourcis clavier",
+    "Shortcuts: c compose, / search, j/k next/previous, r reply, a reply all, f forward, # delete, u back": "Raccourcis : c écrire, / rechercher, j/k suivant/précédent, r répondre, a répondre à tous, f transférer, # supprimer, u retour",  # noqa: E501
+    "Folder created.": "Dossier créé.",
+    "Folder renamed.": "Dossier renommé.",
+    "Folder deleted.": "Dossier supprimé.",
+    "Moved to %s.": "Déplacé vers %s.",
+    "Deleted.": "Supprimé.",
+    "Done.": "Fait.",
+    "That folder name cannot be used.": "Ce nom de dossier ne peut pas être utilisé.",
+    "A folder with that name exists already.": "Un dossier de ce nom existe déjà.",
+    "Back": "Retour",
+    "unread": "non lus",
+    "Mail": "Courrier",
+    "Skip to content": "Aller au contenu",
+    "Has attachments": "Contient des pièces jointes",
+    "Download": "Télécharger",
+    "me": "moi",
+    "Main": "Principal",
+    "Messages": "Messages",
+    "Request refused (security check). Reload the page and try again.": "Requête refusée (contrôle de sécurité). Rechargez la page et réessayez.",  # noqa: E501
+    "Not found.": "Introuvable.",
+    "The folder contains subfolders; delete them first.": "Le dossier contient des sous-dossiers ; supprimez-les d'abord.",  # noqa: E501
+    "This folder cannot be changed.": "Ce dossier ne peut pas être modifié.",
+}
+
+TABLES = {"en": {}, "fr": FR}
+
+
+def negotiate(accept_language: str) -> str:
+    """The best of our languages for an Accept-Language header (q-values honoured)."""
+    best, best_q = "en", -1.0
+    for position, item in enumerate(accept_language.split(",")):
+        tag, _, params = item.strip().partition(";")
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                q = 0.0
+        primary = tag.strip().lower().split("-")[0]
+        if primary in LANGUAGES and q > best_q and q > 0:
+            best, best_q = primary, q - position * 1e-6
+    return best
+
+
+def translator(lang: str) -> Callable[..., str]:
+    """`_("text")` or `_("%d of %d", a, b)` in the given language."""
+    table = TABLES.get(lang, {})
+
+    def translate(text: str, *args: object) -> str:
+        found = table.get(text, text)
+        return found % args if args else found
+
+    return translate
