@@ -52,6 +52,13 @@ def _not_negative(value: int) -> str | None:
     return None if value >= 0 else "must be 0 or more"
 
 
+def _at_least(minimum: int) -> Callable[[int], str | None]:
+    def check(value: int) -> str | None:
+        return None if value >= minimum else f"must be at least {minimum}"
+
+    return check
+
+
 def _one_of(*choices: str) -> Callable[[str], str | None]:
     def check(value: str) -> str | None:
         return None if value in choices else "must be one of " + ", ".join(map(repr, choices))
@@ -178,6 +185,16 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "accounts": {
         "default_quota": Key(0, "mailbox quota in bytes for new accounts; 0 means unlimited", _not_negative),
         "subaddress_separator": Key("+", 'user+tag@domain delivers to user; "" disables it'),
+    },
+    "imap": {
+        "idle_timeout": Key(1800, "seconds a logged-in client may stay silent (IDLE refreshes it)", _positive),
+        "max_connections_per_ip": Key(50, "simultaneous IMAP connections from one client address", _positive),
+        "max_connections_per_account": Key(50, "simultaneous IMAP sessions of one account", _positive),
+        "max_errors": Key(20, "BAD answers before a client is disconnected", _positive),
+    },
+    "pop3": {
+        "idle_timeout": Key(600, "seconds a client may stay silent (RFC 1939: at least 600)", _at_least(600)),
+        "max_errors": Key(20, "-ERR answers before a client is disconnected", _positive),
     },
     "smtp": {
         "max_message_size": Key(52_428_800, "largest message accepted, in bytes", _positive),

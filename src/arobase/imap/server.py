@@ -165,7 +165,12 @@ async def start_listener(
     """Listen for IMAP on host:port (port 0 picks a free one: read it from the server)."""
     settings = Settings(
         implicit_tls=implicit_tls,
-        limits=limits or Limits(append=app.config.smtp.max_message_size),
+        limits=limits
+        or Limits(
+            append=app.config.smtp.max_message_size,
+            errors=app.config.imap.max_errors,
+            idle_timeout=float(app.config.imap.idle_timeout),
+        ),
         plaintext_on_loopback=app.config.auth.allow_plaintext_on_loopback,
         preauth_timeout=preauth_timeout,
     )
@@ -190,7 +195,9 @@ async def open_imap(app: App) -> list[Endpoint]:
     """The PROTOCOLS opener: start imap and imaps when they have an address in [listen]."""
     from ..server import Endpoint, split_address  # here: server.py imports this module
 
-    connections = Connections()
+    connections = Connections(
+        per_ip=app.config.imap.max_connections_per_ip, per_account=app.config.imap.max_connections_per_account
+    )
     endpoints = []
     for name, service, tls, implicit in (("imap", "IMAP", "STARTTLS", False), ("imaps", "IMAPS", "implicit TLS", True)):
         address = app.config.listen[name]

@@ -54,7 +54,11 @@ class Settings:
 
     @classmethod
     def from_config(cls, config: Config) -> Settings:
-        return cls(plaintext_auth_on_loopback=config.auth.allow_plaintext_on_loopback)
+        return cls(
+            idle_timeout=float(config.pop3.idle_timeout),
+            max_errors=config.pop3.max_errors,
+            plaintext_auth_on_loopback=config.auth.allow_plaintext_on_loopback,
+        )
 
 
 class Connection:
