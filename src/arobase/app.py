@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .config import Config
+from .filters import Pipeline
 from .services.accounts import Accounts
 from .services.delivery import Delivery
 from .services.dns import Resolver
@@ -26,6 +27,7 @@ class App:
     throttle: Throttle
     delivery: Delivery
     resolver: Resolver
+    filters: Pipeline
 
     @classmethod
     def open(cls, config: Config) -> App:
@@ -36,6 +38,9 @@ class App:
             subaddress_separator=config.accounts.subaddress_separator,
             default_quota=config.accounts.default_quota,
         )
+        resolver = make_resolver(config.dns.nameserver)
+        filters = Pipeline(store, config, resolver)
+        filters.trainer.watch_all()
         return cls(
             config,
             store,
@@ -43,10 +48,12 @@ class App:
             tls,
             throttle=Throttle.from_config(config.limits),
             delivery=Delivery(store, accounts, config.server.hostname),
-            resolver=make_resolver(config.dns.nameserver),
+            resolver=resolver,
+            filters=filters,
         )
 
     def close(self) -> None:
+        self.filters.close()
         self.store.close()
 
 

@@ -154,6 +154,71 @@ def _ip_or_empty(value: str) -> str | None:
     return None
 
 
+# Keys of [filters] a domain may override in filters.domains, with their types.
+FILTER_DOMAIN_KEYS: dict[str, type] = {
+    "junk_score": int,
+    "reject_score": int,
+    "phishing_score": int,
+    "subject_tag": str,
+    "attachments": str,
+}
+_ATTACHMENT_ACTIONS = ("quarantine", "reject", "deliver")
+
+
+def parse_filter_domains(text: str) -> dict[str, dict[str, int | str]]:
+    """Per-domain filter overrides "example.org: junk_score=8 attachments=reject; other.test: ..."."""
+    found: dict[str, dict[str, int | str]] = {}
+    for entry in text.split(";"):
+        if not entry.strip():
+            continue
+        domain, colon, settings = entry.partition(":")
+        domain = domain.strip().lower().rstrip(".")
+        if not colon or not domain:
+            raise ValueError(f"{entry.strip()!r} is not 'domain: key=value ...'")
+        values: dict[str, int | str] = {}
+        for setting in settings.split():
+            key, eq, value = setting.partition("=")
+            if not eq or key not in FILTER_DOMAIN_KEYS:
+                raise ValueError(f"{setting!r}: keys are " + ", ".join(FILTER_DOMAIN_KEYS))
+            if FILTER_DOMAIN_KEYS[key] is int:
+                if not value.isdigit():
+                    raise ValueError(f"{setting!r}: {key} must be a whole number")
+                values[key] = int(value)
+            elif key == "attachments" and value not in _ATTACHMENT_ACTIONS:
+                raise ValueError(f"{setting!r}: attachments must be one of " + ", ".join(_ATTACHMENT_ACTIONS))
+            else:
+                values[key] = value
+        found[domain] = values
+    return found
+
+
+def _filter_domains(value: str) -> str | None:
+    try:
+        parse_filter_domains(value)
+    except ValueError as e:
+        return f"must be 'domain: key=value ...' entries separated by ';' ({e})"
+    return None
+
+
+def parse_zones(text: str) -> list[tuple[str, int]]:
+    """DNS blocklist zones "zone[=points]" separated by commas or spaces; 3 points by default."""
+    zones = []
+    for entry in text.replace(",", " ").split():
+        zone, eq, points = entry.partition("=")
+        if not zone or "." not in zone.strip(".") or (eq and not points.isdigit()):
+            raise ValueError(f"{entry!r} is not zone or zone=points")
+        zones.append((zone.strip(".").lower(), int(points) if eq else 3))
+    return zones
+
+
+def _zones(value: str) -> str | None:
+    try:
+        parse_zones(value)
+    except ValueError as e:
+        return f'must be DNS zones such as "zen.spamhaus.org=4, bl.example" ({e})'
+    return None
+
+
 LISTEN_DEFAULTS = {
     "mx": ("127.0.0.1:2525", "0.0.0.0:25", "SMTP from other servers (MX), STARTTLS offered"),
     "submission": ("127.0.0.1:2587", "0.0.0.0:587", "SMTP submission by our users, STARTTLS"),
@@ -260,6 +325,47 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "session_max": Key("7d", "webmail sessions end this long after login, however active", _duration),
         "page_size": Key(50, "messages per page in the webmail's message list", _positive),
         "max_upload": Key(26_214_400, "largest total size of attachments in one webmail message, in bytes", _positive),
+    },
+    "filters": {
+        "enabled": Key(True, "run spam, phishing and attachment checks on every message before it is stored"),
+        "junk_score": Key(5, "spam score at which MX mail goes to the recipient's Junk folder", _positive),
+        "reject_score": Key(
+            15, "spam score at which MX mail is refused during SMTP (550 5.7.1); 0 never", _not_negative
+        ),
+        "phishing_score": Key(4, "phishing points at which a message carries a warning", _positive),
+        "subject_tag": Key("", 'prefix added to the Subject of phishing warnings, such as "[Suspicious]"; "" none'),
+        "attachments": Key(
+            "quarantine",
+            "dangerous attachments in MX mail: quarantine (replaced by a note, original kept), reject, or deliver",
+            _one_of(*_ATTACHMENT_ACTIONS),
+        ),
+        "submission_attachments": Key(
+            "reject", "dangerous attachments sent by our own users: reject or deliver", _one_of("reject", "deliver")
+        ),
+        "dnsbl_zones": Key(
+            "", 'DNS blocklists for the client IP, "zone[=points]" separated by commas; "" none', _zones
+        ),
+        "uribl_zones": Key(
+            "", 'DNS blocklists for domains in links, "zone[=points]" separated by commas; "" none', _zones
+        ),
+        "bayes_weight": Key(
+            6, "points the classifier adds for certain spam (and removes for certain ham)", _not_negative
+        ),
+        "bayes_min_messages": Key(10, "spam and ham messages each the classifier needs before it counts", _positive),
+        "archive_depth": Key(
+            3, "archives inside archives opened before giving up (and calling it dangerous)", _positive
+        ),
+        "scan_max_bytes": Key(
+            26_214_400, "largest expanded attachment inspected; bigger ones (zip bombs) count as dangerous", _positive
+        ),
+        "scan_timeout_ms": Key(5000, "time allowed to inspect one document before it counts as dangerous", _positive),
+        "brands": Key("", 'extra brand domains to protect from lookalikes, separated by commas, such as "mybank.fr"'),
+        "domains": Key(
+            "",
+            "per-domain overrides of junk_score, reject_score, phishing_score, subject_tag and attachments:"
+            ' "example.org: junk_score=8 attachments=reject; other.test: reject_score=0"',
+            _filter_domains,
+        ),
     },
     "log": {
         "level": Key("info", "debug, info, warning or error", _one_of("debug", "info", "warning", "error")),

@@ -23,7 +23,7 @@ import itertools
 import logging
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ..addressing import AddressError, EmailAddress, parse_address, split_subaddress
@@ -67,6 +67,7 @@ class Delivered:
     size: int  # bytes stored, headers included
     placed: list[tuple[int, int, int]]  # (account id, mailbox id, uid)
     queued: int  # outbound entries created
+    blob: str = ""  # hash of the stored message
 
 
 class Delivery:
@@ -170,12 +171,14 @@ class Delivery:
         recipients: Sequence[str] = (),
         sender_account: int | None = None,
         prepend: bytes = b"",
+        mailboxes: Mapping[int, str] | None = None,
     ) -> Delivered:
         """Prepend the trace headers, store the blob durably, then place it everywhere at once.
 
         Returns only when the blob is fsynced and the metadata committed, so the caller may
         acknowledge. `recipients` are the addresses as the client gave them (a single one is
-        named in Received); `prepend` carries extra header fields such as Authentication-Results.
+        named in Received); `prepend` carries extra header fields such as Authentication-Results;
+        `mailboxes` names each account's target mailbox (the filters' Junk), INBOX by default.
         Raises the store's QuotaExceeded (nothing stored for anyone) when an account is full.
         """
         message_id = self.new_id()
@@ -189,7 +192,7 @@ class Delivery:
         blob = await asyncio.to_thread(self.store.put_message, raw)
         placed = await self.store.deliver(
             blob,
-            [(account.id, "INBOX") for account in accounts],
+            [(account.id, (mailboxes or {}).get(account.id, "INBOX")) for account in accounts],
             outbound=list(remote),
             sender=sender,
             sender_account=sender_account,
@@ -205,7 +208,7 @@ class Delivery:
             len(placed),
             len(remote),
         )
-        return Delivered(message_id, len(raw), placed, len(remote))
+        return Delivered(message_id, len(raw), placed, len(remote), blob.hash)
 
     def received(self, origin: Origin, message_id: str, recipients: Sequence[str] = ()) -> bytes:
         """The Received field (RFC 5321 4.4), folded; names a recipient only when there is one."""

@@ -570,6 +570,7 @@ class SMTPSession(SMTP):
         if hop_count(content) >= MAX_HOPS:
             return TOO_MANY_HOPS
         prepend = b""
+        results = None
         if self.settings.mode is Mode.MX:
             try:
                 results = await authenticate(
@@ -594,6 +595,25 @@ class SMTPSession(SMTP):
                 log.info("%s: %s may not send as %s", state.client_ip, state.account.address, ", ".join(unowned))
                 return replies.FROM_NOT_OWNED
             content = app.delivery.complete_submission(content)
+        try:  # protection (spam, phishing, attachments): see filters/pipeline.py
+            filtered = await app.filters.screen(
+                content,
+                state.account,
+                list(tx.accounts.values()),
+                tx.sender or "",
+                state.client_ip,
+                state.helo,
+                results,
+                tx.recipients,
+            )
+        except Exception:
+            log.exception("%s: filtering failed", state.client_ip)
+            return replies.TEMPORARY_FAILURE
+        if filtered.reject:
+            log.info("%s: refused by the filters: %s", state.client_ip, filtered.reject)
+            return Reply(550, "5.7.1", filtered.reject)
+        content, prepend = filtered.content, prepend + filtered.prepend
+        app.filters.expect(filtered)
         origin = Origin(
             client_ip=state.client_ip,
             helo=state.helo,
@@ -612,16 +632,20 @@ class SMTPSession(SMTP):
                 recipients=tx.recipients,
                 sender_account=state.account.id if state.account else None,
                 prepend=prepend,
+                mailboxes=filtered.mailboxes,
             )
         )
         delivery.add_done_callback(_consume_exception)
         try:
             delivered = await asyncio.shield(delivery)
         except QuotaExceeded:
+            app.filters.unexpect(filtered)
             return replies.OVER_QUOTA
         except Exception:
+            app.filters.unexpect(filtered)
             log.exception("%s: delivery failed", state.client_ip)
             return replies.TEMPORARY_FAILURE
+        await app.filters.record(filtered, delivered.blob, list(tx.accounts.values()))
         if state.account is not None:
             app.throttle.record_message(state.account.id, len(tx.recipients))
         return Reply(250, "2.0.0", f"Message accepted as {delivered.id}")

@@ -27,9 +27,11 @@ from .models import (
     ChangeKind,
     DKIMKey,
     Domain,
+    FilterVerdict,
     Mailbox,
     Message,
     OutboundEntry,
+    QuarantineEntry,
 )
 from .sqlite import SQLiteStore, StoredBlob, normalize_mailbox_name
 from .writer import Pending
@@ -47,6 +49,7 @@ __all__ = [
     "ChangeKind",
     "DKIMKey",
     "Domain",
+    "FilterVerdict",
     "InvalidOperation",
     "Mailbox",
     "Message",
@@ -54,6 +57,7 @@ __all__ = [
     "NotFound",
     "OutboundEntry",
     "Pending",
+    "QuarantineEntry",
     "QuotaExceeded",
     "Store",
     "StoreError",

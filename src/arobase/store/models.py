@@ -142,3 +142,30 @@ class DKIMKey:
     private_key: str  # PEM
     created: datetime
     active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FilterVerdict:
+    """What the protection pipeline decided for one delivered message in one account."""
+
+    account_id: int
+    digest: str  # blob hash of the stored message
+    action: str  # deliver, junk, warn, quarantine
+    score: float
+    reasons: tuple[tuple[str, float, str], ...]  # (signal name, contribution, plain-words detail)
+    created: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineEntry:
+    """An original message held back because its attachments were dangerous."""
+
+    id: int
+    account_id: int
+    digest: str
+    sender: str
+    subject: str
+    reasons: tuple[str, ...]
+    created: datetime
+    released: datetime | None
+    size: int

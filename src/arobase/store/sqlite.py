@@ -32,9 +32,11 @@ from .models import (
     ChangeKind,
     DKIMKey,
     Domain,
+    FilterVerdict,
     Mailbox,
     Message,
     OutboundEntry,
+    QuarantineEntry,
 )
 from .writer import Pending, Transaction, Writer
 
@@ -1062,6 +1064,213 @@ class SQLiteStore:
             db.execute("COMMIT")
         return problems
 
+    # -- protection (filters) --------------------------------------------------------------
+
+    def filter_counts(self, account_ids: Sequence[int], tokens: Sequence[int]) -> dict[int, tuple[int, int]]:
+        """Summed (spam, ham) counts of `tokens` over the models of `account_ids` (0 = global)."""
+        db = self._reader()
+        found: dict[int, tuple[int, int]] = {}
+        owners = ",".join(str(int(a)) for a in account_ids) or "0"
+        unique = list(dict.fromkeys(tokens))
+        for start in range(0, len(unique), 900):
+            chunk = unique[start : start + 900]
+            marks = ",".join("?" * len(chunk))
+            for token, spam, ham in db.execute(
+                f"SELECT token, sum(spam), sum(ham) FROM filter_tokens WHERE account_id IN ({owners})"
+                f" AND token IN ({marks}) GROUP BY token",
+                chunk,
+            ):
+                found[token] = (int(spam), int(ham))
+        return found
+
+    def filter_totals(self, account_ids: Sequence[int]) -> tuple[int, int]:
+        """(spam, ham) messages learnt by the models of `account_ids`, summed."""
+        owners = ",".join(str(int(a)) for a in account_ids) or "0"
+        row = (
+            self._reader()
+            .execute(
+                "SELECT coalesce(sum(spam), 0), coalesce(sum(ham), 0) FROM filter_totals"
+                f" WHERE account_id IN ({owners})"
+            )
+            .fetchone()
+        )
+        return int(row[0]), int(row[1])
+
+    def filter_trained(self, account_id: int, digest: str) -> bool | None:
+        """How a message was learnt by one model: True spam, False ham, None not at all."""
+        row = (
+            self._reader()
+            .execute("SELECT is_spam FROM filter_trained WHERE account_id = ? AND digest = ?", (account_id, digest))
+            .fetchone()
+        )
+        return None if row is None else bool(row[0])
+
+    def filter_learn(self, account_id: int, digest: str, tokens: Sequence[int], is_spam: bool) -> Pending[str]:
+        """Count a message's tokens once in one model; returns 'learnt', 'moved' (was the other way) or 'known'."""
+        unique = list(dict.fromkeys(tokens))
+
+        def run(tx: Transaction) -> str:
+            row = tx.db.execute(
+                "SELECT is_spam FROM filter_trained WHERE account_id = ? AND digest = ?", (account_id, digest)
+            ).fetchone()
+            if row is not None and bool(row[0]) == is_spam:
+                return "known"
+            new, old = ("spam", "ham") if is_spam else ("ham", "spam")
+            tx.db.execute("INSERT OR IGNORE INTO filter_totals (account_id) VALUES (?)", (account_id,))
+            if row is not None:
+                tx.db.executemany(
+                    f"UPDATE filter_tokens SET {old} = max({old} - 1, 0) WHERE account_id = ? AND token = ?",
+                    [(account_id, token) for token in unique],
+                )
+                tx.db.execute(f"UPDATE filter_totals SET {old} = max({old} - 1, 0) WHERE account_id = ?", (account_id,))
+            tx.db.executemany(
+                f"INSERT INTO filter_tokens (account_id, token, {new}) VALUES (?, ?, 1)"
+                f" ON CONFLICT (account_id, token) DO UPDATE SET {new} = {new} + 1",
+                [(account_id, token) for token in unique],
+            )
+            tx.db.execute(f"UPDATE filter_totals SET {new} = {new} + 1 WHERE account_id = ?", (account_id,))
+            tx.db.execute(
+                "INSERT OR REPLACE INTO filter_trained (account_id, digest, is_spam, trained) VALUES (?, ?, ?, ?)",
+                (account_id, digest, int(is_spam), int(time.time())),
+            )
+            return "learnt" if row is None else "moved"
+
+        return self._write(run)
+
+    def filter_list_set(self, account_id: int, entry: str, kind: str | None) -> Pending[bool]:
+        """Put an address or domain on the account's 'allow' or 'block' list, or remove it (kind None)."""
+
+        def run(tx: Transaction) -> bool:
+            if kind is None:
+                cur = tx.db.execute("DELETE FROM filter_lists WHERE account_id = ? AND entry = ?", (account_id, entry))
+                return cur.rowcount > 0
+            tx.db.execute(
+                "INSERT OR REPLACE INTO filter_lists (account_id, entry, kind, created) VALUES (?, ?, ?, ?)",
+                (account_id, entry, kind, int(time.time())),
+            )
+            return True
+
+        return self._write(run)
+
+    def filter_lists(self, account_id: int) -> dict[str, str]:
+        """{entry: 'allow' | 'block'} for one account."""
+        return dict(
+            self._reader().execute(
+                "SELECT entry, kind FROM filter_lists WHERE account_id = ? ORDER BY entry", (account_id,)
+            )
+        )
+
+    def add_correspondents(self, account_id: int, addresses: Sequence[str]) -> Pending[None]:
+        """Remember addresses the account wrote to (lower case)."""
+        now = int(time.time())
+
+        def run(tx: Transaction) -> None:
+            tx.db.executemany(
+                "INSERT INTO filter_correspondents (account_id, address, last) VALUES (?, ?, ?)"
+                " ON CONFLICT (account_id, address) DO UPDATE SET messages = messages + 1, last = excluded.last",
+                [(account_id, address, now) for address in dict.fromkeys(addresses)],
+            )
+
+        return self._write(run)
+
+    def correspondent_messages(self, account_id: int, address: str) -> int:
+        """How many messages the account sent to `address` (lower case); 0 for a stranger."""
+        row = (
+            self._reader()
+            .execute(
+                "SELECT messages FROM filter_correspondents WHERE account_id = ? AND address = ?",
+                (account_id, address),
+            )
+            .fetchone()
+        )
+        return int(row[0]) if row else 0
+
+    def record_verdicts(self, rows: Sequence[FilterVerdict]) -> Pending[None]:
+        """Keep what the pipeline decided for delivered messages (one row per account and blob)."""
+
+        def run(tx: Transaction) -> None:
+            tx.db.executemany(
+                "INSERT OR REPLACE INTO filter_verdicts (account_id, digest, action, score, reasons, created)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (v.account_id, v.digest, v.action, v.score, json.dumps(list(v.reasons)), _to_epoch(v.created)[0])
+                    for v in rows
+                ],
+            )
+
+        return self._write(run)
+
+    def get_verdict(self, account_id: int, digest: str) -> FilterVerdict | None:
+        """Why a message is where it is: the pipeline's action, score and reasons."""
+        row = (
+            self._reader()
+            .execute(
+                "SELECT account_id, digest, action, score, reasons, created FROM filter_verdicts"
+                " WHERE account_id = ? AND digest = ?",
+                (account_id, digest),
+            )
+            .fetchone()
+        )
+        if row is None:
+            return None
+        reasons = tuple(tuple(r) if isinstance(r, list) else r for r in json.loads(row[4]))
+        return FilterVerdict(row[0], row[1], row[2], float(row[3]), reasons, _from_epoch(row[5]))
+
+    def quarantine_add(
+        self, account_ids: Sequence[int], data: bytes, digest: str, sender: str, subject: str, reasons: Sequence[str]
+    ) -> Pending[list[int]]:
+        """Hold the original of a message whose attachments were taken out; one entry per account."""
+        now = int(time.time())
+
+        def run(tx: Transaction) -> list[int]:
+            ids = []
+            for account_id in account_ids:
+                cur = tx.db.execute(
+                    "INSERT INTO quarantine (account_id, digest, sender, subject, reasons, created, data)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (account_id, digest, sender, subject, json.dumps(list(reasons)), now, data),
+                )
+                assert cur.lastrowid is not None
+                ids.append(cur.lastrowid)
+            return ids
+
+        return self._write(run)
+
+    def quarantine_list(self, account_id: int | None = None) -> list[QuarantineEntry]:
+        """Quarantined originals, newest first; all accounts unless one is given."""
+        where, params = ("WHERE account_id = ?", (account_id,)) if account_id is not None else ("", ())
+        rows = self._reader().execute(
+            "SELECT id, account_id, digest, sender, subject, reasons, created, released, length(data)"
+            f" FROM quarantine {where} ORDER BY id DESC",
+            params,
+        )
+        return [_quarantine(row) for row in rows]
+
+    def quarantine_get(self, entry_id: int) -> tuple[QuarantineEntry, bytes] | None:
+        """One quarantine entry and the original message bytes."""
+        row = (
+            self._reader()
+            .execute(
+                "SELECT id, account_id, digest, sender, subject, reasons, created, released, length(data), data"
+                " FROM quarantine WHERE id = ?",
+                (entry_id,),
+            )
+            .fetchone()
+        )
+        return (_quarantine(row[:9]), bytes(row[9])) if row else None
+
+    def quarantine_released(self, entry_id: int) -> Pending[None]:
+        def run(tx: Transaction) -> None:
+            tx.db.execute("UPDATE quarantine SET released = ? WHERE id = ?", (int(time.time()), entry_id))
+
+        return self._write(run)
+
+    def quarantine_delete(self, entry_id: int) -> Pending[bool]:
+        def run(tx: Transaction) -> bool:
+            return tx.db.execute("DELETE FROM quarantine WHERE id = ?", (entry_id,)).rowcount > 0
+
+        return self._write(run)
+
 
 # -- helpers run inside the writer -----------------------------------------------------------
 
@@ -1281,4 +1490,18 @@ def _message(row: tuple) -> Message:
         _from_epoch(save_date),
         size,
         digest,
+    )
+
+
+def _quarantine(row: tuple) -> QuarantineEntry:
+    return QuarantineEntry(
+        id=row[0],
+        account_id=row[1],
+        digest=row[2],
+        sender=row[3],
+        subject=row[4],
+        reasons=tuple(json.loads(row[5])),
+        created=_from_epoch(row[6]),
+        released=_from_epoch(row[7]) if row[7] is not None else None,
+        size=int(row[8]),
     )
