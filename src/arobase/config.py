@@ -313,7 +313,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "delay_warning_after": Key(
             "4h", 'age at which the sender is told once that delivery is delayed; "0" never', _duration
         ),
-        "poll_interval_ms": Key(1000, "how often the queue looks for new or retried messages", _positive),
+        "poll_interval_ms": Key(
+            250, "how often the queue looks for new or retried messages (a cheap query)", _positive
+        ),
     },
     "web": {
         "tls": Key(

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.smtp import SMTP as AioSMTP
-from aiosmtpd.smtp import Envelope, Session
+from aiosmtpd.smtp import AuthResult, Envelope, Session
 from tests.dnsserver import DNSServer, dns_server
 
 from arobase.app import App
@@ -54,14 +54,16 @@ class Instance:
     def contents(self, address: str, mailbox: str = "INBOX") -> list[bytes]:
         return [self.app.store.read_blob(m.blob) for m in self.inbox(address, mailbox)]
 
-    async def wait_for_mail(self, address: str, count: int = 1, timeout: float = TIMEOUT) -> list[bytes]:
+    async def wait_for_mail(
+        self, address: str, count: int = 1, timeout: float = TIMEOUT, mailbox: str = "INBOX"
+    ) -> list[bytes]:
         deadline = asyncio.get_running_loop().time() + timeout
         while asyncio.get_running_loop().time() < deadline:
-            found = self.contents(address)
+            found = self.contents(address, mailbox)
             if len(found) >= count:
                 return found
             await asyncio.sleep(0.02)
-        raise AssertionError(f"{address} has {len(self.contents(address))} messages, expected {count}")
+        raise AssertionError(f"{address} has {len(self.contents(address, mailbox))} messages in {mailbox}, not {count}")
 
     async def queue_message(self, sender: str, recipients: list[str], body: str = "hello", **headers: str) -> None:
         """Put a message straight into the outbound queue, as submission does after its checks."""
@@ -207,7 +209,14 @@ async def start_sink(tmp_path: Path) -> AsyncIterator[SinkStarter]:
     cert = tmp_path / "sink-cert.pem"
     key = tmp_path / "sink-key.pem"
 
-    async def start(*, utf8: bool = True, tls: bool = True, host: str = "127.0.0.1", port: int = 0) -> Sink:
+    async def start(
+        *,
+        utf8: bool = True,
+        tls: bool = True,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        login: tuple[str, str] | None = None,
+    ) -> Sink:
         context = None
         if tls:
             if not cert.exists():
@@ -216,8 +225,25 @@ async def start_sink(tmp_path: Path) -> AsyncIterator[SinkStarter]:
             context.load_cert_chain(cert, key)
         handler = SinkHandler()
         loop = asyncio.get_running_loop()
+
+        def authenticator(
+            server: AioSMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+        ) -> AuthResult:
+            return AuthResult(success=login is not None and (data.login.decode(), data.password.decode()) == login)
+
+        def protocol() -> AioSMTP:
+            return AioSMTP(
+                handler,
+                hostname="sink.test",
+                enable_SMTPUTF8=utf8,
+                tls_context=context,
+                timeout=30,
+                auth_required=login is not None,
+                authenticator=authenticator,
+            )
+
         server = await loop.create_server(
-            lambda: AioSMTP(handler, hostname="sink.test", enable_SMTPUTF8=utf8, tls_context=context, timeout=30),
+            protocol,
             host,
             port,
             reuse_address=True,

@@ -171,3 +171,15 @@ async def test_claims_are_released_at_start(start_instance: Starter, start_sink:
     await orange.queue.start()
     await sink.wait(1)
     assert await orange.queue.idle(5)
+
+
+async def test_smarthost_with_authentication(start_instance: Starter, start_sink: SinkStarter) -> None:
+    sink = await start_sink(login=("orange", "relay-secret"))
+    orange = await start_instance(
+        "orange.test",
+        [PIERRE],
+        outbound={"routes": f"*=127.0.0.1:{sink.port}", "relay_login": "orange", "relay_password": "relay-secret"},
+    )
+    await orange.queue_message(PIERRE, ["someone@anywhere.test"])
+    (_, rcpts, _), *_ = await sink.wait(1)
+    assert rcpts == ["someone@anywhere.test"]

@@ -182,7 +182,21 @@ class OutboundQueue:
     # -- one message -----------------------------------------------------------------------
 
     async def _deliver(self, entries: list[OutboundEntry]) -> None:
-        """Deliver one queued message to all its due recipients, then record every outcome in one commit."""
+        """Deliver one queued message to all its due recipients, then record every outcome in one commit.
+
+        Whatever goes wrong on our side leaves the recipients queued for a later attempt, never claimed
+        by a worker that no longer exists.
+        """
+        try:
+            await self._attempt(entries)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            log.exception("outbound: message %d: unexpected error; it stays queued", entries[0].envelope)
+            later = int(time.time()) + self.settings.delay(1)
+            await self.store.finish_outbound(deferred=[(x.id, later, f"internal error: {e}", None) for x in entries])
+
+    async def _attempt(self, entries: list[OutboundEntry]) -> None:
         first = entries[0]
         try:
             original = await asyncio.to_thread(self.store.read_blob, first.blob)
@@ -266,6 +280,14 @@ class OutboundQueue:
         """Send a DSN to the envelope sender, through the normal delivery path (local or queued)."""
         if not entry.sender:
             return  # a bounce of a bounce would loop
+        try:
+            await self._send_notice(entry, original, statuses, delayed=delayed)
+        except Exception:  # a full mailbox must not keep the message in the queue forever
+            log.exception("outbound: could not notify <%s> about message %d", entry.sender, entry.envelope)
+
+    async def _send_notice(
+        self, entry: OutboundEntry, original: bytes, statuses: Sequence[RecipientStatus], *, delayed: bool
+    ) -> None:
         try:
             route = self.app.delivery.route(parse_address(entry.sender))
         except AddressError:
