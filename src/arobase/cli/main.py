@@ -19,6 +19,8 @@ from ..services.accounts import AccountError
 from ..store import MigrationRequired, StoreError
 from . import admin, mailio, setup
 from . import dns as dns_cli
+from . import filter as filter_cli
+from . import quarantine as quarantine_cli
 from . import queue as queue_cli
 from .output import fail
 
@@ -63,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     _alias_commands(commands)
     queue_cli.register(commands)
     dns_cli.register(commands)
+    filter_cli.register(commands)
+    quarantine_cli.register(commands)
 
     quota = commands.add_parser("quota", help="mailbox quotas").add_subparsers(dest="action", required=True)
     quota_set = quota.add_parser("set", help="set an account's quota")

@@ -92,7 +92,7 @@ def decode_part(raw: bytes, part: Part) -> bytes:
     encoding = part.encoding.lower()
     if encoding == "base64":
         cleaned = re.sub(rb"[^A-Za-z0-9+/]", b"", body)
-        cleaned = cleaned[: len(cleaned) - len(cleaned) % 4]
+        cleaned = cleaned[:-1] if len(cleaned) % 4 == 1 else cleaned + b"=" * (-len(cleaned) % 4)
         try:
             return base64.b64decode(cleaned)[:MAX_DECODED]
         except (binascii.Error, ValueError):

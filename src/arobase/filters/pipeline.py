@@ -211,7 +211,6 @@ class Pipeline:
         for account in accounts:
             verdict = outcome.verdicts[account.id]
             verdict.reject = ""  # the message is accepted; this account's share is junk at most
-            verdict.junk = verdict.junk or verdict.score >= self.policy(account).junk_score
             outcome.mailboxes[account.id] = verdict.mailbox
         shown.reject = ""
         outcome.content = message

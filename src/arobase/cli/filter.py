@@ -1,0 +1,156 @@
+"""`arobase filter ...`: seed the spam classifier, manage allow/block lists, explain a verdict.
+
+These commands work on the store directly, so they also work while `arobase serve` runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..addressing import AddressError, parse_address
+from ..app import make_resolver
+from ..config import Config
+from ..filters import Pipeline
+from ..filters.content import extract
+from ..filters.corpus import read_messages
+from ..filters.tokens import tokens
+from ..mime import parse_message
+from ..services.accounts import Accounts
+from ..store import Pending, Store, open_store
+from .output import fail, print_json, print_table
+
+BATCH = 256  # training writes in flight at once
+
+
+@contextmanager
+def _store(config: Config) -> Iterator[Store]:
+    store = open_store(config)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = commands.add_parser("filter", help="spam filter: training, allow and block lists")
+    actions = parser.add_subparsers(dest="action", required=True)
+    train = actions.add_parser("train", help="teach the classifier from Maildirs, mbox files or folders of messages")
+    train.add_argument("--spam", type=Path, action="append", default=[], help="spam (repeatable)")
+    train.add_argument("--ham", type=Path, action="append", default=[], help="wanted mail (repeatable)")
+    train.add_argument("--account", help="train this account's own model instead of the global one")
+    train.set_defaults(handler=train_command)
+    for name, text in [("allow", "always deliver mail from a sender or domain"), ("block", "send it to Junk")]:
+        sub = actions.add_parser(name, help=text)
+        sub.add_argument("address", help="the account")
+        sub.add_argument("entry", help="bob@example.org or example.org")
+        sub.set_defaults(handler=list_command, kind=name)
+    unlist = actions.add_parser("unlist", help="remove a sender or domain from an account's lists")
+    unlist.add_argument("address")
+    unlist.add_argument("entry")
+    unlist.set_defaults(handler=list_command, kind=None)
+    lists = actions.add_parser("lists", help="show an account's allow and block lists")
+    lists.add_argument("address")
+    lists.add_argument("--json", action="store_true")
+    lists.set_defaults(handler=lists_command)
+    check = actions.add_parser("check", help="run the pipeline on a message file and explain the verdict")
+    check.add_argument("path", type=Path)
+    check.add_argument("--account", help="judge it for this account (its lists and model)")
+    check.add_argument("--json", action="store_true")
+    check.set_defaults(handler=check_command)
+
+
+def train_command(args: argparse.Namespace, config: Config) -> int:
+    if not args.spam and not args.ham:
+        fail("give --spam and/or --ham")
+    with _store(config) as store:
+        account_id = Accounts(store).get(args.account).id if args.account else 0
+        counts = {"learnt": 0, "moved": 0, "known": 0}
+        for paths, is_spam in ((args.spam, True), (args.ham, False)):
+            pending: list[Pending[str]] = []
+            for path in paths:
+                try:
+                    for raw in read_messages(path):
+                        content = extract(raw, parse_message(raw))
+                        digest = hashlib.sha256(raw).hexdigest()
+                        pending.append(store.filter_learn(account_id, digest, tokens(content), is_spam))
+                        if len(pending) >= BATCH:
+                            _settle(pending, counts)
+                except OSError as e:
+                    fail(f"{path}: {e.strerror or e}")
+            _settle(pending, counts)
+        spam, ham = store.filter_totals([account_id])
+    print(
+        f"learnt {counts['learnt']} messages ({counts['moved']} moved, {counts['known']} already known);"
+        f" the {'account' if account_id else 'global'} model now knows {spam} spam and {ham} ham"
+    )
+    return 0
+
+
+def _settle(pending: list[Pending[str]], counts: dict[str, int]) -> None:
+    for item in pending:
+        counts[item.wait()] += 1
+    pending.clear()
+
+
+def _entry(text: str) -> str:
+    """An address or a domain, normalised as the store keeps it (lower case, A-label domain)."""
+    text = text.strip()
+    try:
+        if "@" in text:
+            return parse_address(text).key
+        return parse_address(f"x@{text.lstrip('@')}").domain
+    except AddressError as e:
+        fail(f"{text!r} is not an address or a domain ({e})")
+
+
+def list_command(args: argparse.Namespace, config: Config) -> int:
+    with _store(config) as store:
+        account = Accounts(store).get(args.address)
+        entry = _entry(args.entry)
+        changed = store.filter_list_set(account.id, entry, args.kind).wait()
+    if args.kind is None and not changed:
+        fail(f"{entry} is on no list of {account.address}")
+    print(f"{entry}: {args.kind + 'ed' if args.kind else 'removed'} for {account.address}")
+    return 0
+
+
+def lists_command(args: argparse.Namespace, config: Config) -> int:
+    with _store(config) as store:
+        account = Accounts(store).get(args.address)
+        rows = [{"entry": entry, "list": kind} for entry, kind in store.filter_lists(account.id).items()]
+    print_json(rows) if args.json else print_table(rows, ["entry", "list"])
+    return 0
+
+
+def check_command(args: argparse.Namespace, config: Config) -> int:
+    try:
+        raw = next(read_messages(args.path))
+    except (OSError, StopIteration) as e:
+        fail(f"{args.path}: cannot read a message ({e})")
+    with _store(config) as store:
+        accounts = [Accounts(store).get(args.account)] if args.account else []
+        pipeline = Pipeline(store, config, make_resolver(config.dns.nameserver))
+        try:
+            outcome = asyncio.run(
+                pipeline.check_mx(raw, accounts=accounts, sender="", client_ip="127.0.0.1", helo="", auth=None)
+            )
+        finally:
+            pipeline.close()
+    verdict = outcome.verdicts[accounts[0].id] if accounts else outcome.message
+    assert verdict is not None
+    action = "reject" if outcome.reject else verdict.action.value
+    if args.json:
+        print_json({"action": action, "score": verdict.score, "warning": verdict.warning, "reasons": verdict.reasons()})
+        return 0
+    print(f"{action}, score {verdict.score:.1f}" + (f": {outcome.reject}" if outcome.reject else ""))
+    if verdict.warning:
+        print(verdict.warning)
+    print_table([{"signal": n, "points": p, "why": d} for n, p, d in verdict.reasons()], ["signal", "points", "why"])
+    sys.stdout.flush()
+    return 0
