@@ -104,7 +104,7 @@ def test_security_headers(client: TestClient, arthur: str) -> None:
     csp = headers["content-security-policy"]
     assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
     assert headers["x-content-type-options"] == "nosniff"
-    assert headers["referrer-policy"] == "no-referrer"
+    assert headers["referrer-policy"] == "same-origin"
 
 
 def test_another_accounts_message_is_not_found(client: TestClient, mail_app: App, arthur: str) -> None:

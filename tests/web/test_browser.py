@@ -1,0 +1,222 @@
+"""End to end in Debian's Chromium driven by Playwright: the real uvicorn listener, the real store.
+
+Covers signing in, reading a multipart message (inline image, attachment), composing to another
+local account with an attachment, creating a folder, moving a message, searching, and a hostile
+HTML message that must run nothing, navigate nowhere and fetch nothing from the server it points
+at. Also writes the screenshots in docs/screenshots/ (desktop and phone sizes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.server
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+from tests.web.conftest import ARTHUR, PIERRE, deliver, rich, simple
+
+from arobase.app import App
+from arobase.mime import parse_message
+from arobase.web.server import WebListener, start_web
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+TIMEOUT_MS = 10_000
+
+pytestmark = pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="needs Debian's chromium (make debian)")
+
+
+class Sink(http.server.BaseHTTPRequestHandler):
+    """The server a hostile message points at: it must never be asked for anything."""
+
+    hits: list[str] = []  # noqa: RUF012
+
+    def do_GET(self) -> None:
+        Sink.hits.append(self.path)
+        self.send_response(200)
+        self.end_headers()
+
+    do_POST = do_GET
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+@pytest.fixture
+def sink() -> Iterator[int]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Sink)
+    Sink.hits = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def live(mail_app: App) -> Iterator[str]:
+    """The webmail on a free loopback port, served by uvicorn on a loop in a background thread."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    listener: WebListener = asyncio.run_coroutine_threadsafe(
+        start_web(mail_app, "127.0.0.1", 0, secure=False), loop
+    ).result(15)
+    port = listener.sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    loop.call_soon_threadsafe(listener.close)
+    asyncio.run_coroutine_threadsafe(listener.wait_closed(), loop).result(15)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(10)
+    loop.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS, timeout=30_000)
+        yield browser
+        browser.close()
+
+
+def sign_in(page: Page, base: str, address: str, password: str) -> None:
+    page.goto(base + "/login")
+    page.fill("#address", address)
+    page.fill("#password", password)
+    page.click("button[type=submit].primary")
+    try:
+        page.wait_for_url(base + "/mail/INBOX", timeout=TIMEOUT_MS)
+    except Exception:
+        print(page.url, page.content()[:3000])
+        raise
+
+
+def test_read_compose_folders_search(browser: Browser, live: str, mail_app: App) -> None:
+    deliver(mail_app, ARTHUR[0], simple("Weekly report", "All good this week."))
+    uid = deliver(mail_app, ARTHUR[0], rich())
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.goto(live + "/login")
+    page.screenshot(path=str(SHOTS / "login-desktop.png"))
+    sign_in(page, live, ARTHUR[0].upper(), ARTHUR[1])
+    assert page.title().startswith("(2) ")
+    page.screenshot(path=str(SHOTS / "inbox-desktop.png"))
+
+    # Reading: the HTML part in the frame with its inline image, the attachment listed.
+    page.click("text=Holiday pictures")
+    page.wait_for_selector("iframe.body")
+    frame = page.frame_locator("iframe.body")
+    frame.locator("text=picture").first.wait_for()
+    width = frame.locator("img").evaluate("img => img.complete ? img.naturalWidth : -1")
+    assert width == 1
+    assert page.locator(".attachments a", has_text="report.pdf").count() == 1
+    page.screenshot(path=str(SHOTS / "message-desktop.png"))
+
+    # Composing to Pierre with an attachment.
+    page.goto(live + "/compose")
+    page.fill("#to", PIERRE[0])
+    page.fill("#subject", "Browser hello")
+    page.fill("#body", "Sent from Chromium.")
+    page.set_input_files("#files", files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"some notes"}])
+    page.screenshot(path=str(SHOTS / "compose-desktop.png"))
+    page.click("button[value=send]")
+    page.wait_for_selector("text=Message sent.")
+    pierre_inbox = mail_app.store.get_mailbox(mail_app.accounts.get(PIERRE[0]).id, "INBOX")
+    (got,) = mail_app.store.list_messages(pierre_inbox.id)
+    parsed = parse_message(mail_app.store.read_blob(got.blob))
+    assert parsed.subject == "Browser hello" and parsed.attachment_names == ["notes.txt"]
+
+    # A new folder, then move the report into it.
+    page.goto(live + "/folders")
+    page.fill("#newname", "Reports")
+    page.click("form[action='/folders/create'] button")
+    page.wait_for_url(live + "/mail/Reports")
+    page.goto(live + "/mail/INBOX")
+    page.locator("tr", has_text="Weekly report").locator("input[type=checkbox]").check()
+    reports = mail_app.store.get_mailbox(mail_app.accounts.get(ARTHUR[0]).id, "Reports")
+    page.select_option("#target", str(reports.id))
+    page.click("button[value=move]")
+    page.wait_for_selector("text=Moved to Reports.")
+    assert len(mail_app.store.list_messages(reports.id)) == 1
+
+    # Search everywhere finds the moved message, with its folder.
+    page.fill("#q", "good this week")
+    page.press("#q", "Enter")
+    page.wait_for_selector(".messages >> text=Weekly report")
+    assert page.locator(".messages .tag", has_text="Reports").count() == 1
+    page.screenshot(path=str(SHOTS / "search-desktop.png"))
+
+    # Phone size: the same screens, folder list behind the menu button.
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    phone.add_cookies(context.cookies())
+    small = phone.new_page()
+    small.goto(live + "/mail/INBOX")
+    small.screenshot(path=str(SHOTS / "inbox-phone.png"))
+    box = mail_app.store.get_mailbox(mail_app.accounts.get(ARTHUR[0]).id, "INBOX")
+    small.goto(f"{live}/msg/{box.id}/{uid}")
+    small.screenshot(path=str(SHOTS / "message-phone.png"))
+    small.goto(live + "/mail/INBOX")
+    small.click("button.menu")
+    small.wait_for_timeout(300)
+    small.screenshot(path=str(SHOTS / "folders-phone.png"))
+    phone.close()
+    context.close()
+
+
+def test_hostile_html_runs_nothing(browser: Browser, live: str, mail_app: App, sink: int) -> None:
+    target = f"http://127.0.0.1:{sink}"
+    html = f"""<html><head><meta http-equiv="refresh" content="0;url={target}/refresh">
+<link rel="stylesheet" href="{target}/link.css"><style>body{{background:url({target}/style)}}</style></head><body>
+<script>alert('script')</script><img src="x" onerror="alert('onerror')">
+<a id="js" href="javascript:alert('link')">js</a>
+<svg onload="alert('svg')"><script>alert('svg-script')</script><image href="{target}/svg-image"/></svg>
+<div style="width:expression(alert('css'));background-image:url({target}/bg)">css</div>
+<form action="{target}/form" method="post"><input name="p" value="x"><button id="go">go</button></form>
+<iframe src="{target}/iframe"></iframe><object data="{target}/object"></object><embed src="{target}/embed">
+<img src="{target}/remote.png"><video poster="{target}/poster"></video>
+<body onload="alert('body')"><p>Hostile text</p></body></html>"""
+    raw = (
+        "From: evil@elsewhere.test\r\nTo: arthur.dupont@example.test\r\nSubject: Hostile\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: text/html; charset=utf-8\r\n\r\n" + html.replace("\n", "\r\n")
+    ).encode()
+    uid = deliver(mail_app, ARTHUR[0], raw)
+    box = mail_app.store.get_mailbox(mail_app.accounts.get(ARTHUR[0]).id, "INBOX")
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    sign_in(page, live, ARTHUR[0], ARTHUR[1])
+    url = f"{live}/msg/{box.id}/{uid}"
+    page.goto(url)
+    frame = page.frame_locator("iframe.body")
+    frame.locator("text=Hostile text").wait_for()
+    frame.locator("text=js").click()
+    page.wait_for_timeout(1500)
+    assert dialogs == []
+    assert page.url == url
+    assert Sink.hits == []
+    assert not [r for r in requests if str(sink) in r]
+    # Even with remote images allowed, only the image is fetched: nothing runs, nothing else loads.
+    page.click("text=Show images")
+    frame.locator("text=Hostile text").wait_for()
+    page.wait_for_timeout(1000)
+    assert dialogs == []
+    assert set(Sink.hits) <= {"/remote.png"}
+    context.close()
