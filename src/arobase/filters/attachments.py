@@ -14,6 +14,7 @@ import concurrent.futures
 import io
 import logging
 import tarfile
+import warnings
 import zipfile
 from dataclasses import dataclass
 
@@ -212,7 +213,9 @@ def _office(data: bytes, limits: Limits) -> list[str]:
 
 
 def _office_macros(data: bytes) -> list[str]:
-    from oletools.olevba import VBA_Parser
+    with warnings.catch_warnings():  # oletools' pyparsing grammar warns about deprecated names at import
+        warnings.simplefilter("ignore")
+        from oletools.olevba import VBA_Parser
 
     logging.getLogger("olevba").setLevel(logging.CRITICAL)
     parser = VBA_Parser("attachment", data=data)
@@ -247,6 +250,8 @@ def _pdf_actions(data: bytes) -> list[str]:
             action = root.OpenAction
             if isinstance(action, pikepdf.Dictionary) and str(action.get("/S", "")) in ("/JavaScript", "/Launch"):
                 reasons.append("is a PDF that runs an action when opened")
+                if "/JS" in action:
+                    reasons.append("is a PDF with JavaScript")
         if "/AA" in root:
             reasons.append("is a PDF with automatic actions")
         if isinstance(names, pikepdf.Dictionary) and "/JavaScript" in names:
