@@ -100,12 +100,15 @@ def prepare(data: Path, args: argparse.Namespace, sink_port: int) -> None:
     (data / CONFIG_NAME).write_text(render(settings), encoding="utf-8")
     store = open_store(load(data, environ={}))
     try:
-        Accounts(store).add_domain("orange.test", dkim=not args.no_dkim)
+        accounts = Accounts(store)
+        accounts.add_domain("orange.test", dkim=not args.no_dkim)
+        account = accounts.add_user(SENDER, "bench-password-1")  # submitted mail is signed, relayed mail is not
         rng = random.Random(42)
         pending = []
         for n in range(args.messages):
             blob = store.put_message(make_message(rng, n, args.size))
-            pending.append(store.deliver(blob, [], outbound=[f"user{n}@remote.test"], sender=SENDER))
+            recipient = [f"user{n}@remote.test"]
+            pending.append(store.deliver(blob, [], outbound=recipient, sender=SENDER, sender_account=account.id))
         for write in pending:
             write.wait()
     finally:

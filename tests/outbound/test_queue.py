@@ -183,3 +183,11 @@ async def test_smarthost_with_authentication(start_instance: Starter, start_sink
     await orange.queue_message(PIERRE, ["someone@anywhere.test"])
     (_, rcpts, _), *_ = await sink.wait(1)
     assert rcpts == ["someone@anywhere.test"]
+
+
+async def test_relayed_mail_is_not_signed(start_instance: Starter, start_sink: SinkStarter) -> None:
+    """Mail from outside forwarded by an alias may claim our domain in From: it must not get our signature."""
+    orange, sink = await orange_and_sink(start_instance, start_sink)
+    await orange.queue_message("stranger@elsewhere.test", ["arthur@gmail.test"], From=PIERRE)
+    (_, _, content), *_ = await sink.wait(1)
+    assert b"DKIM-Signature" not in content

@@ -204,7 +204,9 @@ class OutboundQueue:
             log.error("outbound: content of queued message %d is missing; dropping it", first.envelope)
             await self.store.finish_outbound(done=[e.id for e in entries])
             return
-        message = await self._sign(original, first.sender)
+        # Only what our users submitted is signed: mail relayed from outside (an alias forwarding to another
+        # domain) may claim one of our domains in From, and must not get our signature.
+        message = await self._sign(original, first.sender) if first.account_id is not None else original
         by_domain: dict[str, list[OutboundEntry]] = {}
         for entry in entries:
             by_domain.setdefault(entry.domain, []).append(entry)
