@@ -139,7 +139,7 @@ def test_reading_multipart_inline_image_attachment_and_original(client: TestClie
     uid = deliver(mail_app, ARTHUR[0], rich())
     box = inbox_id(mail_app, ARTHUR[0])
     listing = client.get("/mail/INBOX")
-    assert "Holiday pictures" in listing.text and 'class="unread"' in listing.text and "📎" in listing.text
+    assert "Holiday pictures" in listing.text and 'class="unread"' in listing.text and "❏" in listing.text
     page = client.get(f"/msg/{box}/{uid}")
     assert "report.pdf" in page.text
     assert "\\Seen" in mail_app.store.get_message(box, uid).flags  # type: ignore[union-attr]

@@ -32,7 +32,7 @@ from .i18n import LANGUAGES, negotiate, translator
 HERE = Path(__file__).parent
 MAX_SESSIONS = 100_000
 SPECIAL_ORDER = {"INBOX": 0, "Drafts": 1, "Sent": 2, "Archive": 3, "Junk": 4, "Trash": 5}
-ICONS = {"INBOX": "📥", "\\Drafts": "📝", "\\Sent": "📤", "\\Archive": "🗄", "\\Junk": "⚠", "\\Trash": "🗑"}
+ICONS = {"INBOX": "✉", "\\Drafts": "✎", "\\Sent": "➤", "\\Archive": "▦", "\\Junk": "⚠", "\\Trash": "✖"}
 SPECIAL_NAMES = {"INBOX": "Inbox", **{use: name for name, use in SPECIAL_MAILBOXES.items()}}
 
 
@@ -172,7 +172,7 @@ class Ctx:
 
 def folder_icon(box: Mailbox) -> str:
     key = "INBOX" if box.name == "INBOX" else box.special_use or ""
-    return ICONS.get(key, "📁")
+    return ICONS.get(key, "▸")
 
 
 @dataclass(slots=True)
