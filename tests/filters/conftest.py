@@ -45,11 +45,11 @@ def data(template: Path, tmp_path: Path) -> Path:
     return path
 
 
-def open_app(data: Path, **filters: object) -> App:
+def open_app(data: Path, environ: dict[str, str] | None = None, **filters: object) -> App:
     """An App whose [filters] section has the given settings (env-style overrides)."""
-    environ = {
-        f"AROBASE_FILTERS_{k.upper()}": str(v).lower() if isinstance(v, bool) else str(v) for k, v in filters.items()
-    }
+    environ = dict(environ or {})
+    for key, value in filters.items():
+        environ[f"AROBASE_FILTERS_{key.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
     return App.open(load(data, environ=environ))
 
 
