@@ -148,11 +148,12 @@ def lookalike(domain: str, protected: frozenset[str]) -> str | None:
             return target
         if len(target_label) >= 5 and edit_distance(label, target_label) <= (1 if len(target_label) < 8 else 2):
             return target
+        folded = skeleton(label)
         if (
             len(target_label) >= 5
-            and target_label in label
-            and label != target_label
-            and _decorated(label, target_label)
+            and target_label in folded
+            and folded != target_label
+            and _decorated(folded, target_label)
         ):
             return target
     return None

@@ -1,0 +1,57 @@
+"""Small pieces: chi-square combining, token probabilities, tokens, lookalike domains, the learn() service."""
+
+from __future__ import annotations
+
+import asyncio
+
+from arobase.app import App
+from arobase.filters import learn
+from arobase.filters.bayes import chi2q, combine, token_probability
+from arobase.filters.content import extract
+from arobase.filters.phishing import BRAND_DOMAINS, edit_distance, lookalike, skeleton
+from arobase.filters.tokens import hash_token, token_strings
+from arobase.mime import parse_message
+
+from .conftest import ARTHUR, message
+
+
+def test_chi_square_combining() -> None:
+    assert abs(chi2q(0.0, 4) - 1.0) < 1e-9
+    assert combine([0.99] * 20) > 0.99
+    assert combine([0.01] * 20) < 0.01
+    assert 0.4 < combine([0.99] * 10 + [0.01] * 10) < 0.6  # conflicting evidence: unsure, not extreme
+    assert token_probability(0, 0, 10, 10) == 0.5
+    assert token_probability(10, 0, 10, 10) > 0.95
+
+
+def test_tokens_ignore_other_filters_headers() -> None:
+    raw = message(headers={"X-Spam-Status": "Yes, score=99 bogus", "X-Barracuda-Spam-Score": "9", "X-Mailer": "Bulk 3"})
+    found = token_strings(extract(raw, parse_message(raw)))
+    assert not any("bogus" in t or "barracuda" in t or "spam-status" in t for t in found)
+    assert "h:x-mailer:bulk" in found and "subject:lunch" in found and "from-domain:friends.example" in found
+    assert hash_token("a") != hash_token("b") and -(2**63) <= hash_token("a") < 2**63
+
+
+def test_lookalikes() -> None:
+    brands = frozenset(BRAND_DOMAINS | {"example.test"})
+    assert lookalike("paypa1.com", brands) == "paypal.com"
+    assert lookalike("examp1e.test", brands) == "example.test"
+    assert lookalike("xn--pypal-4ve.com", brands) == "paypal.com"  # pаypal with a Cyrillic а
+    assert lookalike("micros0ft-support.example", brands) is not None
+    assert lookalike("paypal.com", brands) is None and lookalike("wikipedia.org", brands) is None
+    assert skeleton("rnicrosoft.com") == "microsoft.com"
+    assert edit_distance("paypal", "paypla") == 1
+
+
+def test_learn_service_counts_a_message_once(app: App) -> None:
+    account = app.accounts.get(ARTHUR)
+    blob = app.store.put_message(message())
+    asyncio.run(_deliver(app, blob, account.id))
+    assert learn(app.store, account.id, blob.hash, True) == "learnt"
+    assert learn(app.store, account.id, blob.hash, True) == "known"
+    assert learn(app.store, account.id, blob.hash, False) == "moved"
+    assert app.store.filter_totals([account.id]) == (0, 1)
+
+
+async def _deliver(app: App, blob, account_id: int) -> None:  # type: ignore[no-untyped-def]
+    await app.store.deliver(blob, [(account_id, "INBOX")])
