@@ -267,6 +267,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "command_timeout": Key(300, "seconds a client may take to send a whole command line", _positive),
         "data_timeout": Key(180, "longest silence in seconds while a message is being received", _positive),
         "max_errors": Key(20, "refused commands in one session before it is closed with 421", _positive),
+        "max_connections_per_ip": Key(50, "simultaneous SMTP connections from one client address", _positive),
     },
     "auth": {
         "allow_plaintext_on_loopback": Key(False, "development only: allow passwords without TLS from 127.0.0.0/8"),

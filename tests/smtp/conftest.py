@@ -23,7 +23,7 @@ from tests.dnsserver import DNSServer, dns_server
 from arobase.app import App
 from arobase.config import CONFIG_NAME, load, render
 from arobase.services.accounts import Accounts
-from arobase.smtp import Mode, start_listener
+from arobase.smtp import Connections, Mode, start_listener
 from arobase.store import Message, migrate_store, open_store
 from arobase.tls import generate_self_signed
 
@@ -196,8 +196,9 @@ async def start_smtp(template_dir: Path, tmp_path: Path, dns_server: DNSServer) 
         app = App.open(load(data, environ={}))
         harness = Harness(app, {})
         running.append(harness)
+        connections = Connections(app.config.smtp.max_connections_per_ip)
         for mode in Mode:
-            server = await start_listener(app, mode, "127.0.0.1", 0)
+            server = await start_listener(app, mode, "127.0.0.1", 0, connections)
             harness.servers.append(server)
             harness.ports[mode] = server.sockets[0].getsockname()[1]
         return harness

@@ -200,3 +200,21 @@ async def test_implicit_tls_port_does_not_offer_starttls(smtp: Harness) -> None:
     assert "STARTTLS" not in reply and "AUTH PLAIN LOGIN" in reply
     assert (await client.command("STARTTLS")).startswith("503 5.5.1")
     await client.close()
+
+
+async def test_connections_per_ip_are_limited_across_listeners(start_smtp: Starter) -> None:
+    smtp = await start_smtp(smtp={"max_connections_per_ip": 2})
+    first, second = await smtp.raw(Mode.MX), await smtp.raw(Mode.SUBMISSION)
+    third = RawClient()
+    reply = await third.connect(smtp.ports[Mode.MX])
+    assert reply.startswith("421 4.7.0") and await third.closed()
+    await first.close()
+    for _ in range(100):  # the server notices the close asynchronously
+        fourth = RawClient()
+        if (await fourth.connect(smtp.ports[Mode.MX])).startswith("220"):
+            break
+        await asyncio.sleep(0.02)
+    else:
+        raise AssertionError("the place freed by a closed connection was never reused")
+    await fourth.close()
+    await second.close()

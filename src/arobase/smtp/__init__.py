@@ -5,6 +5,6 @@ byte for byte; `session` applies them to one aiosmtpd connection; `listener` ope
 """
 
 from .listener import open_smtp, start_listener
-from .session import Mode, Settings, SMTPSession
+from .session import Connections, Mode, Settings, SMTPSession
 
-__all__ = ["Mode", "SMTPSession", "Settings", "open_smtp", "start_listener"]
+__all__ = ["Connections", "Mode", "SMTPSession", "Settings", "open_smtp", "start_listener"]

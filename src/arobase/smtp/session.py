@@ -25,8 +25,9 @@ import functools
 import ipaddress
 import logging
 import ssl
+from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -46,6 +47,7 @@ logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every c
 
 READ_LIMIT = 65536  # bytes read at once, and the longest line kept; wire.py enforces the RFC limits
 TOO_MANY_HOPS = Reply(554, "5.4.6", "Too many hops, probably a mail loop")
+TOO_MANY_CONNECTIONS = Reply(421, "4.7.0", "Too many connections from your address, try again later")
 
 
 class Mode(enum.Enum):
@@ -56,6 +58,25 @@ class Mode(enum.Enum):
     @property
     def implicit_tls(self) -> bool:
         return self is Mode.SUBMISSIONS
+
+
+@dataclass(slots=True)
+class Connections:
+    """Open connections per client IP, shared by the MX and submission listeners."""
+
+    per_ip: int
+    by_ip: Counter[str] = field(default_factory=Counter)
+
+    def open(self, ip: str) -> bool:
+        if self.by_ip[ip] >= self.per_ip:
+            return False
+        self.by_ip[ip] += 1
+        return True
+
+    def close(self, ip: str) -> None:
+        self.by_ip[ip] -= 1
+        if self.by_ip[ip] <= 0:
+            del self.by_ip[ip]
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +150,7 @@ class _Reading:
 class SMTPSession(SMTP):
     line_length_limit = READ_LIMIT  # aiosmtpd sizes its StreamReader (flow control) with it
 
-    def __init__(self, app: App, settings: Settings) -> None:
+    def __init__(self, app: App, settings: Settings, connections: Connections) -> None:
         super().__init__(
             None,
             hostname=settings.hostname,
@@ -142,6 +163,8 @@ class SMTPSession(SMTP):
         self.settings = settings
         self.tls_context: ssl.SSLContext = app.tls.server_context()
         self._buffer = bytearray()  # read from the client, not consumed yet
+        self._connections = connections
+        self._counted = False  # whether this connection holds a place in `connections`
         self._commands: dict[str, Callable[[str], Awaitable[Reply | None]]] = {
             "EHLO": self._ehlo,
             "HELO": self._helo,
@@ -177,9 +200,16 @@ class SMTPSession(SMTP):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
+        self._counted = self._connections.open(self.state.client_ip)
         ssl_object = transport.get_extra_info("ssl_object")
         if ssl_object is not None:  # implicit TLS: the handshake is already done
             self.state.tls = describe(ssl_object)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self._counted:
+            self._connections.close(self.state.client_ip)
+            self._counted = False
+        super().connection_lost(error)
 
     def eof_received(self) -> bool | None:
         """Let the command loop finish what is buffered (pipelined commands) instead of cancelling it."""
@@ -197,6 +227,11 @@ class SMTPSession(SMTP):
     async def _handle_client(self) -> None:
         state = self.state
         try:
+            if not self._counted:
+                log.info("%s: too many connections", state.client_ip)
+                await self._send(TOO_MANY_CONNECTIONS)
+                self._close()
+                return
             await self._send(Reply(220, "", f"{self.settings.hostname} ESMTP Arobase"))
             while self.transport is not None and not self.transport.is_closing():
                 reading = await self._read_line()
