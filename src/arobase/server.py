@@ -14,7 +14,7 @@ import resource
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -82,10 +82,12 @@ class Server:
     def stop(self) -> None:
         self._stop.set()
 
-    async def run(self, out: TextIO = sys.stdout) -> None:
+    async def run(self, out: TextIO = sys.stdout, *, early_signals: Sequence[int] = ()) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
+        if early_signals:  # received before the handlers above existed
+            self.stop()
         loop.add_signal_handler(signal.SIGHUP, self._reload_tls)
         try:
             await self.start()
@@ -151,8 +153,14 @@ def serve(config: Config) -> None:
         level=config.log.level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
 
+    # A stop request that arrives while the process is still starting is kept, not fatal:
+    # the loop's handlers take over in Server.run and act on it at once.
+    early: list[int] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, _frame: early.append(signum))
+
     async def main() -> None:
-        await Server(config).run()
+        await Server(config).run(early_signals=early)
 
     try:
         import uvloop
