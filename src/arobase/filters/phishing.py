@@ -97,6 +97,7 @@ _DOMAIN_IN_TEXT = re.compile(r"(?:https?://)?((?:[\w-]+\.)+[a-z]{2,24})\b", re.I
 _EMAIL_IN_TEXT = re.compile(r"[\w.+-]+@((?:[\w-]+\.)+[\w-]{2,})")
 
 
+@functools.lru_cache(maxsize=16384)
 def skeleton(domain: str) -> str:
     """A domain as the eye reads it: Unicode form, accents dropped, look-alikes folded to ASCII."""
     text = to_unicode(domain).lower()
@@ -105,7 +106,10 @@ def skeleton(domain: str) -> str:
     return text.translate(_CONFUSABLE).replace("rn", "m").replace("vv", "w")
 
 
+@functools.lru_cache(maxsize=16384)
 def to_unicode(domain: str) -> str:
+    if domain.isascii() and "xn--" not in domain.lower():
+        return domain
     try:
         return idna.decode(domain)
     except (idna.IDNAError, UnicodeError, ValueError):
