@@ -4,7 +4,7 @@ The server runs as its own process (uvloop, fsync on, SPF and DMARC checked agai
 server in this process); 8 client threads each reuse one connection for many messages of about
 4 KB. Reported: accepted messages per second (first MAIL to last 250) and the time until the
 store shows all of them in INBOX. Run: `.venv/bin/python bench/smtp_ingest.py`
-(`--messages 2000 --connections 8 --size 4096`).
+(`--messages 2000 --connections 8 --size 4096`; `--no-filters` to leave the spam/phishing filters out).
 """
 
 from __future__ import annotations
@@ -94,12 +94,13 @@ def start_dns() -> tuple[subprocess.Popen[str], int]:
     return helper, int(helper.stdout.readline())
 
 
-def start_server(data: Path, mx_port: int, dns_port: int) -> subprocess.Popen[str]:
+def start_server(data: Path, mx_port: int, dns_port: int, filters: bool) -> subprocess.Popen[str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("AROBASE_")}
     env.update({f"AROBASE_LISTEN_{name.upper()}": "" for name in LISTEN_DEFAULTS})
     env["AROBASE_LISTEN_MX"] = f"127.0.0.1:{mx_port}"
     env["AROBASE_DNS_NAMESERVER"] = f"127.0.0.1:{dns_port}"
     env["AROBASE_LOG_LEVEL"] = "warning"
+    env["AROBASE_FILTERS_ENABLED"] = "true" if filters else "false"
     server = subprocess.Popen(
         [ARROBASE, "--data", str(data), "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     )
@@ -120,6 +121,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--size", type=int, default=4096, help="approximate message size in bytes")
+    parser.add_argument("--no-filters", action="store_true", help="turn the spam/phishing/attachment filters off")
     args = parser.parse_args()
 
     rng = random.Random(42)
@@ -129,7 +131,7 @@ def main() -> None:
         subprocess.run([ARROBASE, "init", str(data), "--demo"], check=True, capture_output=True)
         dns, dns_port = start_dns()
         port = free_port()
-        server = start_server(data, port, dns_port)
+        server = start_server(data, port, dns_port, not args.no_filters)
         try:
             accepted, ingest, visible = run(data, port, messages, args.connections)
         finally:
@@ -140,7 +142,7 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} CPUs ({cpu_model()}), Python {platform.python_version()}, {platform.system()}")
     print(
         f"{len(messages)} messages of ~{args.size} bytes over {args.connections} connections to the MX port"
-        " (STARTTLS not used; SPF + DMARC checked; fsync on)"
+        f" (STARTTLS not used; SPF + DMARC checked; filters {'off' if args.no_filters else 'on'}; fsync on)"
     )
     print(f"accepted: {accepted} in {ingest:.2f} s = {accepted / ingest:.0f} messages/s")
     print(f"all in INBOX after {visible:.2f} s = {accepted / visible:.0f} messages/s end to end")
