@@ -131,7 +131,11 @@ class Pool:
                     last = e.outcome
                     break
                 reused = connection.uses > 0
-                outcomes, reusable = await self._transaction(connection, sender, recipients, message)
+                try:
+                    outcomes, reusable = await self._transaction(connection, sender, recipients, message)
+                except BaseException:  # cancelled (server stopping): the connection is in an unknown state
+                    await self._release(connection, False)
+                    raise
                 await self._release(connection, reusable)
                 if outcomes is None and reused:
                     continue  # the server had closed an idle connection: try once more on a new one
@@ -158,8 +162,9 @@ class Pool:
                 if slot.open < self.settings.connections_per_host:
                     slot.open += 1
                     break
-                if fresh and slot.idle:
+                if fresh and slot.idle:  # make room for the new connection
                     _close(slot.idle.pop())
+                    slot.open -= 1
                     continue
                 await slot.changed.wait()
         try:
