@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from arobase.imap.uidlist import UidList
 from arobase.imap.view import InvalidSequence, MailboxView, RecentTracker
 from arobase.imap.wire import ast
 from arobase.services.accounts import Accounts
@@ -141,7 +142,7 @@ def test_targets_resolution(store: Store, alice: Account) -> None:
 
 def test_expunge_numbering_of_many() -> None:
     view = MailboxView.__new__(MailboxView)
-    view.uids = array("I", range(1, 11))
+    view.uids = UidList(range(1, 11))
     view._expunged = {2, 3, 9}
     view.recent = set()
     view.saved = [3, 4]

@@ -1,23 +1,23 @@
 """The selected mailbox as one session sees it: UIDs, sequence numbers and the updates it owes.
 
-Sequence numbers are positions in `uids`, an array('I') of the UIDs the client has been told
-about: 4 bytes a message, looked up with `bisect`. Changes committed by anyone (this session
-included) reach `changed()` from the store's change feed and wait there until `updates()` may
-announce them: new messages (EXISTS, and RECENT for IMAP4rev1), flag changes (FETCH FLAGS) and
-expunges (EXPUNGE), the last only when the command being answered allows it (RFC 9051 7.5.1:
-never during FETCH, STORE or SEARCH by sequence number, or sequence numbers would shift under
-the client). Flags are not cached: they are read from the store when an update is sent.
+Sequence numbers are positions in `uids`, the UIDs the client has been told about, kept as runs
+of consecutive UIDs (`UidList`: a few bytes for a mailbox with few gaps) and found by bisection.
+Changes committed by anyone (this session included) reach `changed()` from the store's change
+feed and wait there until `updates()` may announce them: new messages (EXISTS, and RECENT for
+IMAP4rev1), flag changes (FETCH FLAGS) and expunges (EXPUNGE), the last only when the command
+being answered allows it (RFC 9051 7.5.1: never during FETCH, STORE or SEARCH by sequence
+number, or sequence numbers would shift under the client). Flags are not cached: they are read
+from the store when an update is sent.
 """
 
 from __future__ import annotations
 
-from array import array
-from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from typing import Any, Protocol
 from weakref import WeakKeyDictionary
 
 from ..store import Change, ChangeKind, Mailbox, Store, queries
+from .uidlist import UidList
 from .wire import ast
 
 
@@ -43,6 +43,10 @@ class RecentTracker:
     def start(self, mailbox_id: int, highest: int) -> None:
         """Mark everything up to `highest` as seen by someone, if this mailbox is new here."""
         self._claimed.setdefault(mailbox_id, highest)
+
+    def highest(self, mailbox_id: int) -> int:
+        """The highest UID already claimed in a mailbox."""
+        return self._claimed.get(mailbox_id, 0)
 
     def claim(self, mailbox_id: int, uids: Iterable[int]) -> list[int]:
         """The UIDs among `uids` (ascending) that nobody has claimed yet; they are now claimed."""
@@ -71,7 +75,7 @@ class MailboxView:
         self,
         store: Store,
         mailbox: Mailbox,
-        uids: array,
+        uids: UidList | Iterable[int],
         *,
         readonly: bool,
         rev1: bool,
@@ -82,7 +86,7 @@ class MailboxView:
         self.mailbox_id = mailbox.id
         self.readonly = readonly
         self.rev1 = rev1
-        self.uids = uids
+        self.uids = uids = uids if isinstance(uids, UidList) else UidList(uids)
         self.saved: list[int] = []  # SEARCH RETURN (SAVE) result, as UIDs ($)
         self._tracker = tracker = tracker or RecentTracker.of(store)
         self._expunged: set[int] = set()  # gone from the store, not yet announced
@@ -90,9 +94,10 @@ class MailboxView:
         self._flags: dict[int, int] = {}  # uid -> modseq of a flag change not yet announced
         self._own: list[int] = []  # modseqs of this session's own flag changes, already reported
         self.recent: set[int] = set()
-        tracker.start(mailbox.id, uids[-1] if uids else 0)
+        tracker.start(mailbox.id, uids.last)
         if rev1:
-            self.recent.update(tracker.claim(mailbox.id, uids))
+            unclaimed = uids.slice(uids.rank(tracker.highest(mailbox.id) + 1), len(uids))
+            self.recent.update(tracker.claim(mailbox.id, unclaimed))
 
     # -- the SelectedView contract ------------------------------------------------------------
 
@@ -100,7 +105,7 @@ class MailboxView:
         if change.mailbox_id != self.mailbox_id:
             return
         if change.kind is ChangeKind.ADDED:
-            last = self.uids[-1] if self.uids else 0
+            last = self.uids.last
             self._new.update(uid for uid in change.uids if uid > last)
         elif change.kind is ChangeKind.EXPUNGED:
             self.expunged(change.uids)
@@ -145,7 +150,7 @@ class MailboxView:
 
     def close(self) -> None:
         """Leaving the mailbox: nothing to release but memory."""
-        self.uids = array("I")
+        self.uids = UidList()
         self._expunged.clear()
         self._new.clear()
         self._flags.clear()
@@ -157,13 +162,11 @@ class MailboxView:
         return len(self.uids)
 
     def contains(self, uid: int) -> bool:
-        i = bisect_left(self.uids, uid)
-        return i < len(self.uids) and self.uids[i] == uid
+        return self.uids.seq(uid) > 0
 
     def seq(self, uid: int) -> int:
         """Sequence number of a UID in the view (0 if absent)."""
-        i = bisect_left(self.uids, uid)
-        return i + 1 if i < len(self.uids) and self.uids[i] == uid else 0
+        return self.uids.seq(uid)
 
     def is_expunged(self, uid: int) -> bool:
         return uid in self._expunged
@@ -187,7 +190,7 @@ class MailboxView:
             return [(seq, u) for u in self.saved if (seq := self.seq(u))]
         pairs: list[tuple[int, int]] = []
         spans: list[tuple[int, int]] = []
-        largest = (uids[-1] if count else 0) if uid else count
+        largest = uids.last if uid else count
         for a, b in sequence.ranges:
             if (a == ast.STAR or b == ast.STAR) and count == 0:
                 continue
@@ -204,12 +207,12 @@ class MailboxView:
                 merged.append((first, last))
         for first, last in merged:
             if uid:
-                lo, hi = bisect_left(uids, first), bisect_right(uids, last)
+                lo, hi = uids.rank(first), uids.rank(last + 1)
             else:
                 if last > count and strict:
                     raise InvalidSequence(f"message {last} does not exist (there are {count})")
                 lo, hi = max(first, 1) - 1, min(last, count)
-            pairs.extend(zip(range(lo + 1, hi + 1), uids[lo:hi], strict=True))
+            pairs.extend(zip(range(lo + 1, hi + 1), uids.slice(lo, hi), strict=True))
         return pairs
 
     def all_targets(self) -> list[tuple[int, int]]:
@@ -220,20 +223,15 @@ class MailboxView:
     def _apply_expunges(self) -> list[bytes]:
         gone = self._expunged
         self._expunged = set()
-        out = []
-        removed = 0
-        for index, uid in enumerate(self.uids):
-            if uid in gone:
-                out.append(b"%d EXPUNGE" % (index + 1 - removed))
-                removed += 1
-        if removed:
-            self.uids = array("I", [uid for uid in self.uids if uid not in gone])
+        self.uids, positions = self.uids.without(gone)
+        if positions:
             self.recent -= gone
             self.saved = [uid for uid in self.saved if uid not in gone]
-        return out
+        # each EXPUNGE shifts the messages after it down by one
+        return [b"%d EXPUNGE" % (seq - removed) for removed, seq in enumerate(positions)]
 
     def _apply_new(self) -> list[bytes]:
-        last = self.uids[-1] if self.uids else 0
+        last = self.uids.last
         fresh = sorted(uid for uid in self._new if uid > last)
         self._new.clear()
         if not fresh:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from array import array
 from collections.abc import Iterable, Iterator, Sequence
 
 from ..mime import Part
@@ -42,10 +41,17 @@ def _db(store: SQLiteStore) -> sqlite3.Connection:
     return store._reader()
 
 
-def mailbox_uids(store: SQLiteStore, mailbox_id: int) -> array:
-    """Every UID of a mailbox, ascending, as a compact array('I')."""
-    cur = _db(store).execute("SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid", (mailbox_id,))
-    return array("I", [uid for (uid,) in cur])
+def uid_runs(store: SQLiteStore, mailbox_id: int) -> list[tuple[int, int]]:
+    """The UIDs of a mailbox as ascending runs of consecutive values: (first, last) pairs.
+
+    Computed by SQLite (gaps and islands), so a session's UID map costs a few bytes per run.
+    """
+    cur = _db(store).execute(
+        "SELECT min(uid), max(uid) FROM (SELECT uid, uid - row_number() OVER (ORDER BY uid) AS run"
+        " FROM messages WHERE mailbox_id = ?) GROUP BY run ORDER BY 1",
+        (mailbox_id,),
+    )
+    return cur.fetchall()
 
 
 def column_offsets(columns: Sequence[str]) -> dict[str, int]:
@@ -106,8 +112,10 @@ def parts_from_record(record: str) -> list[Part]:
     return [Part(**p) for p in json.loads(record)["parts"]]
 
 
-def select_snapshot(store: SQLiteStore, account_id: int, name: str) -> tuple[Mailbox, array, int] | None:
-    """A mailbox, its UIDs and its first unseen UID (0 if none), read in one transaction.
+def select_snapshot(
+    store: SQLiteStore, account_id: int, name: str
+) -> tuple[Mailbox, list[tuple[int, int]], int] | None:
+    """A mailbox, its UIDs (as `uid_runs`) and its first unseen UID (0 if none), in one transaction.
 
     One snapshot keeps UIDNEXT, EXISTS and the UIDs coherent even while mail arrives.
     """
@@ -120,7 +128,7 @@ def select_snapshot(store: SQLiteStore, account_id: int, name: str) -> tuple[Mai
         if row is None:
             return None
         box = _mailbox(row)
-        uids = mailbox_uids(store, box.id)
+        uids = uid_runs(store, box.id)
         unseen = db.execute(
             "SELECT min(uid) FROM messages WHERE mailbox_id = ? AND flags & ? = 0", (box.id, FLAG_BITS["\\seen"])
         ).fetchone()[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ...store import InvalidOperation, normalize_mailbox_name, queries
+from ..uidlist import UidList
 from ..view import MailboxView
 from ..wire import ast
 from . import AUTHENTICATED, CommandContext, CommandError, command
@@ -30,9 +31,9 @@ async def select(ctx: CommandContext, cmd: ast.Select) -> None:
     snapshot = queries.select_snapshot(ctx.app.store, ctx.account.id, name)
     if snapshot is None or not snapshot[0].selectable:
         raise CommandError(f"no mailbox {cmd.mailbox}", "NONEXISTENT")
-    box, uids, first_unseen = snapshot
+    box, runs, first_unseen = snapshot
     rev1 = not ctx.session.rev2
-    view = MailboxView(ctx.app.store, box, uids, readonly=cmd.readonly, rev1=rev1)
+    view = MailboxView(ctx.app.store, box, UidList.from_runs(runs), readonly=cmd.readonly, rev1=rev1)
     ctx.select(view)
     if cmd.condstore:
         ctx.session.enabled.add("CONDSTORE")
