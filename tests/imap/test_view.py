@@ -11,7 +11,7 @@ from arobase.imap.uidlist import UidList
 from arobase.imap.view import InvalidSequence, MailboxView, RecentTracker
 from arobase.imap.wire import ast
 from arobase.services.accounts import Accounts
-from arobase.store import Account, Store
+from arobase.store import Account, Store, queries
 
 from .engine_fixtures import Client, deliver, message, seqset
 
@@ -149,3 +149,14 @@ def test_expunge_numbering_of_many() -> None:
     assert view._apply_expunges() == [b"2 EXPUNGE", b"2 EXPUNGE", b"7 EXPUNGE"]
     assert list(view.uids) == [1, 4, 5, 6, 7, 8, 10]
     assert view.saved == [4]
+
+
+def test_uid_runs_from_the_store(store: Store, alice: Account) -> None:
+    box = store.get_mailbox(alice.id, "INBOX")
+    assert box is not None
+    assert queries.uid_runs(store, box.id) == []
+    for n in range(6):
+        deliver(store, alice, message(n))
+    assert queries.uid_runs(store, box.id) == [(1, 6)]
+    store.expunge(box.id, [1, 3, 4]).wait()
+    assert queries.uid_runs(store, box.id) == [(2, 2), (5, 6)]

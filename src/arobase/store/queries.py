@@ -44,14 +44,26 @@ def _db(store: SQLiteStore) -> sqlite3.Connection:
 def uid_runs(store: SQLiteStore, mailbox_id: int) -> list[tuple[int, int]]:
     """The UIDs of a mailbox as ascending runs of consecutive values: (first, last) pairs.
 
-    Computed by SQLite (gaps and islands), so a session's UID map costs a few bytes per run.
+    A mailbox without gaps is recognised from its count and bounds alone, without reading its UIDs.
     """
-    cur = _db(store).execute(
-        "SELECT min(uid), max(uid) FROM (SELECT uid, uid - row_number() OVER (ORDER BY uid) AS run"
-        " FROM messages WHERE mailbox_id = ?) GROUP BY run ORDER BY 1",
-        (mailbox_id,),
-    )
-    return cur.fetchall()
+    db = _db(store)
+    count, first, last = db.execute(
+        "SELECT count(*), min(uid), max(uid) FROM messages WHERE mailbox_id = ?", (mailbox_id,)
+    ).fetchone()
+    if not count:
+        return []
+    if last - first + 1 == count:
+        return [(first, last)]
+    runs: list[tuple[int, int]] = []
+    start = previous = -1
+    for (uid,) in db.execute("SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid", (mailbox_id,)):
+        if uid != previous + 1:
+            if previous >= 0:
+                runs.append((start, previous))
+            start = uid
+        previous = uid
+    runs.append((start, previous))
+    return runs
 
 
 def column_offsets(columns: Sequence[str]) -> dict[str, int]:
