@@ -1,7 +1,7 @@
 """SMTP ingest through the MX port of a real `arobase serve`, until every message is in INBOX.
 
-The server runs as its own process (uvloop, fsync on, SPF and DMARC checked against a local DNS
-server in this process); 8 client threads each reuse one connection for many messages of about
+The server runs as its own process (uvloop, fsync on, SPF and DMARC checked against the test DNS
+server of tests/dnsserver.py in a helper process); 8 client threads each reuse one connection for many messages of about
 4 KB. Reported: accepted messages per second (first MAIL to last 250) and the time until the
 store shows all of them in INBOX. Run: `.venv/bin/python bench/smtp_ingest.py`
 (`--messages 2000 --connections 8 --size 4096`; `--no-filters` to leave the spam/phishing filters out).
