@@ -163,3 +163,27 @@ async def test_close_expunges_silently_unselect_does_not(client: Client, store: 
     assert await client.run(ast.Close()) == b"TAG OK CLOSE completed\r\n"
     assert client.state.selected is None
     assert store.uids(box.id) == [2]
+
+
+async def test_condstore_changedsince_and_unchangedsince(client: Client, store: Store, alice: Account) -> None:
+    for n in range(3):
+        deliver(store, alice, message(n))
+    out = await client.run(ast.Select("INBOX", condstore=True))
+    box = store.get_mailbox(alice.id, "INBOX")
+    assert box is not None
+    assert b"* OK [HIGHESTMODSEQ %d] Highest\r\n" % box.highestmodseq in out
+    before = box.highestmodseq
+    out = await client.run(store_cmd("2", "add", "\\Flagged"))
+    assert out == b"* 2 FETCH (FLAGS (\\Flagged) MODSEQ (%d))\r\nTAG OK STORE completed\r\n" % (before + 1)
+    fetch = ast.Fetch(seqset("1:*"), (ast.FetchSimple("FLAGS"),), changedsince=before)
+    assert await client.run(fetch) == (
+        b"* 2 FETCH (FLAGS (\\Flagged) MODSEQ (%d))\r\nTAG OK FETCH completed\r\n" % (before + 1)
+    )
+    unchanged = ast.Store(seqset("1:3"), ast.StoreAction("add", ("\\Seen",), True), unchangedsince=before)
+    out = await client.run(unchanged)
+    assert out == (
+        b"* 1 FETCH (MODSEQ (%d))\r\n* 3 FETCH (MODSEQ (%d))\r\n"
+        b"TAG OK [MODIFIED 2] Some messages were modified meanwhile\r\n" % (before + 2, before + 2)
+    )
+    assert flags_of(store, client, 2) == {"\\Flagged"}
+    assert flags_of(store, client, 1) == flags_of(store, client, 3) == {"\\Seen"}
