@@ -160,9 +160,6 @@ class Message:
     _raw: bytes | None = None
     _parts: list[Part] | None = None
 
-    def col(self, name: str) -> object:
-        return self.row[self.offsets[name]]
-
     @property
     def raw(self) -> bytes:
         if self._raw is None:
@@ -356,7 +353,7 @@ def fetch_responses(
     uids = [u for _, u in targets]
     step = 200 if "data" in columns else chunk
     if plan.copies is not None and not extra_flags:
-        yield from _copied_lines(view, plan.copies, offsets, columns, targets, step)
+        yield from _copied_lines(view, plan.copies, offsets, columns, targets, uids, step)
         return
     position = 0  # rows come in UID order, as do targets: walk both
     for rows in queries.iter_fetch_rows(store, view.mailbox_id, uids, columns, chunk=step):
@@ -380,14 +377,14 @@ def _copied_lines(
     offsets: dict[str, int],
     columns: list[str],
     targets: Sequence[tuple[int, int]],
+    uids: list[int],
     step: int,
 ) -> Iterator[bytes]:
     """The fast path of `fetch_responses`: one template, filled from the row by index."""
     template = b"* %d FETCH (" + b" ".join(form for form, _ in copies) + b")\r\n"
     indices = [0 if column is None else offsets[column] for _, column in copies]
-    getter = itemgetter(*indices, *indices) if len(indices) == 1 else itemgetter(*indices)
-    single = len(indices) == 1
-    uids = [u for _, u in targets]
+    single = indices[0] if len(indices) == 1 else None
+    getter = itemgetter(*indices)
     position = 0
     for rows in queries.iter_fetch_rows(view.store, view.mailbox_id, uids, columns, chunk=step):
         lines = []
@@ -395,7 +392,7 @@ def _copied_lines(
             uid = row[0]
             while targets[position][1] != uid:
                 position += 1
-            values = getter(row)
-            lines.append(template % ((targets[position][0], values[0]) if single else (targets[position][0], *values)))
+            seq = targets[position][0]
+            lines.append(template % (seq, row[single]) if single is not None else template % (seq, *getter(row)))
         if lines:
             yield b"".join(lines)
