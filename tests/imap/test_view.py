@@ -114,6 +114,17 @@ async def test_recent_goes_to_the_first_session_only(pair: tuple[Client, Client]
     assert await two.run(fetch("2")) == b"* 2 FETCH (FLAGS ())\r\nTAG OK FETCH completed\r\n"
 
 
+async def test_examine_sees_recent_without_taking_it(pair: tuple[Client, Client], store: Store, alice: Account) -> None:
+    one, two = pair
+    await one.run(ast.Select("INBOX", readonly=True))
+    deliver(store, alice, message(1))
+    assert await one.noop() == b"* 1 EXISTS\r\n* 1 RECENT\r\n"
+    assert b"* 1 RECENT\r\n" in await two.run(ast.Select("INBOX"))
+    deliver(store, alice, message(2))
+    assert await one.noop() == b"* 2 EXISTS\r\n* 2 RECENT\r\n"  # seen first, but not taken
+    assert await two.noop() == b"* 2 EXISTS\r\n* 2 RECENT\r\n"
+
+
 async def test_rev2_sessions_get_no_recent(store: Store, alice: Account) -> None:
     client = Client(store, alice, rev2=True)
     try:

@@ -48,11 +48,15 @@ class RecentTracker:
         """The highest UID already claimed in a mailbox."""
         return self._claimed.get(mailbox_id, 0)
 
-    def claim(self, mailbox_id: int, uids: Iterable[int]) -> list[int]:
-        """The UIDs among `uids` (ascending) that nobody has claimed yet; they are now claimed."""
+    def claim(self, mailbox_id: int, uids: Iterable[int], *, keep: bool = True) -> list[int]:
+        """The UIDs among `uids` (ascending) that nobody has claimed yet.
+
+        They are now claimed, unless `keep` is False: a read-only session sees \\Recent without
+        taking it from the read-write sessions to come (RFC 3501 2.3.2).
+        """
         last = self._claimed.get(mailbox_id, 0)
         fresh = [uid for uid in uids if uid > last]
-        if fresh:
+        if fresh and keep:
             self._claimed[mailbox_id] = fresh[-1]
         return fresh
 
@@ -97,7 +101,7 @@ class MailboxView:
         tracker.start(mailbox.id, uids.last)
         if rev1:
             unclaimed = uids.slice(uids.rank(tracker.highest(mailbox.id) + 1), len(uids))
-            self.recent.update(tracker.claim(mailbox.id, unclaimed))
+            self.recent.update(tracker.claim(mailbox.id, unclaimed, keep=not readonly))
 
     # -- the SelectedView contract ------------------------------------------------------------
 
@@ -239,7 +243,7 @@ class MailboxView:
         self.uids.extend(fresh)
         out = [b"%d EXISTS" % len(self.uids)]
         if self.rev1:
-            self.recent.update(self._tracker.claim(self.mailbox_id, fresh))
+            self.recent.update(self._tracker.claim(self.mailbox_id, fresh, keep=not self.readonly))
             out.append(b"%d RECENT" % len(self.recent))
         return out
 
