@@ -360,3 +360,24 @@ def test_everything_computed_at_ingest_comes_back_identical(store: Store, alice)
     ((_, mailbox_id, uid),) = store.deliver(store.put_message(raw), [(alice.id, "INBOX")]).wait()
     stored = store.get_message(mailbox_id, uid)
     assert store.parsed(stored.blob) == parse_message(raw)  # type: ignore[union-attr]
+
+
+def test_a_cancelled_write_is_dropped_and_the_writer_survives(store: Store, alice) -> None:  # type: ignore[no-untyped-def]
+    async def deliver_async(n: int) -> list[tuple[int, int, int]]:
+        return await store.deliver(store.put_message(message(n)), [(alice.id, "INBOX")])
+
+    async def scenario() -> list[tuple[int, int, int]]:
+        gate = threading.Event()
+        blocker = store._write(lambda tx: gate.wait(5))  # keeps the writer busy
+        waiter = asyncio.ensure_future(deliver_async(1))
+        await asyncio.sleep(0.05)
+        waiter.cancel()  # the client went away while its delivery was still queued
+        await asyncio.sleep(0.05)  # the cancellation reaches the queued write
+        gate.set()
+        await blocker
+        return await deliver_async(2)
+
+    ((_, mailbox_id, uid),) = asyncio.run(scenario())
+    assert [m.uid for m in store.list_messages(mailbox_id)] == [uid]
+    assert store.read_blob(store.get_message(mailbox_id, uid).blob) == message(2)  # type: ignore[union-attr]
+    assert store.check() == []

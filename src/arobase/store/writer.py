@@ -121,6 +121,12 @@ class Writer:
             db.close()
 
     def _commit(self, db: sqlite3.Connection, batch: list[_Job]) -> None:
+        # A caller that gave up (its asyncio task was cancelled) cancelled the future: its write
+        # is dropped, and no result is ever set on a cancelled future, which would raise here
+        # and kill the writer thread.
+        batch = [job for job in batch if job.future.set_running_or_notify_cancel()]
+        if not batch:
+            return
         outcomes: list[tuple[_Job, bool, Any, list[Change]]] = []
         deferred: dict[str, list[tuple[Any, ...]]] = {}
         try:
