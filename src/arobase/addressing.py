@@ -11,6 +11,7 @@ form; local parts are case-insensitive in Arobase, so lookups use :attr:`EmailAd
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import string
@@ -163,6 +164,7 @@ def split_subaddress(local: str, separator: str = "+") -> tuple[str, str | None]
     return local[:index], local[index + len(separator) :]
 
 
+@functools.lru_cache(maxsize=4096)  # IDNA checks cost ~0.1 ms, and the same domains come back all day
 def normalize_domain(text: str) -> str:
     """Return a domain as lower-case A-labels without a trailing dot.
 

@@ -60,8 +60,8 @@ class App:
 def make_resolver(nameserver: str) -> Resolver:
     """The [dns] nameserver setting ("", "HOST" or "HOST:PORT") as a Resolver."""
     if not nameserver:
-        return Resolver()
+        return Resolver(cache=True)
     host, sep, port = nameserver.rpartition(":")
     if not sep or not host or (":" in host and not host.endswith("]")):
-        return Resolver(nameserver.strip("[]"))
-    return Resolver(host.strip("[]"), int(port))
+        return Resolver(nameserver.strip("[]"), cache=True)
+    return Resolver(host.strip("[]"), int(port), cache=True)

@@ -43,11 +43,13 @@ class Resolver:
         *,
         timeout: float = DEFAULT_TIMEOUT,
         lifetime: float = DEFAULT_LIFETIME,
+        cache: bool = False,
     ) -> None:
         if isinstance(nameservers, str):
             nameservers = [nameservers]
         self.timeout = timeout
         self.lifetime = lifetime
+        shared_cache = dns.resolver.LRUCache(10_000) if cache else None
         self._async = dns.asyncresolver.Resolver(configure=nameservers is None)
         self._sync = dns.resolver.Resolver(configure=nameservers is None)
         for resolver in (self._async, self._sync):
@@ -56,7 +58,9 @@ class Resolver:
                 resolver.port = port
             resolver.timeout = timeout
             resolver.lifetime = lifetime
-            resolver.cache = None
+            # Answers are kept for their TTL: SPF, DKIM and DMARC ask the same few names for
+            # every message from a sender, and a lookup costs more than the rest of a delivery.
+            resolver.cache = shared_cache
         self.nameservers: list[str] = [str(ns) for ns in self._async.nameservers]
         self.port = port if nameservers is not None else self._async.port
 
