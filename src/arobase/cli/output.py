@@ -40,10 +40,7 @@ def print_table(
         columns = list(dict.fromkeys(key for row in rows for key in row))
     cells = [[_cell(row.get(column)) for column in columns] for row in rows]
     widths = [max(text_width(line[i]) for line in [columns, *cells]) for i in range(len(columns))]
-    numeric = [
-        all(_is_number(row.get(column)) for row in rows if row.get(column) is not None)
-        for column in columns
-    ]
+    numeric = [all(_is_number(row.get(column)) for row in rows if row.get(column) is not None) for column in columns]
     for line in [columns, *cells]:
         parts = []
         for text, width, right in zip(line, widths, numeric, strict=True):
@@ -149,9 +146,7 @@ class Progress:
         self._finished = True
         elapsed = self._elapsed()
         word = "stopped" if interrupted else "done"
-        summary = (
-            f"{self.label}: {word}, {self.count} items in {elapsed:.1f}s ({self._rate():.1f}/s)\n"
-        )
+        summary = f"{self.label}: {word}, {self.count} items in {elapsed:.1f}s ({self._rate():.1f}/s)\n"
         self._write("\r\x1b[K" + summary if self._tty else summary)
 
     def _draw(self) -> None:
