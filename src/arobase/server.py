@@ -148,14 +148,15 @@ class Server:
         )
 
 
-def serve(config: Config) -> None:
+def serve(config: Config, early_stops: list[int] | None = None) -> None:
     logging.basicConfig(
         level=config.log.level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
 
     # A stop request that arrives while the process is still starting is kept, not fatal:
-    # the loop's handlers take over in Server.run and act on it at once.
-    early: list[int] = []
+    # the loop's handlers take over in Server.run and act on it at once. `early_stops` holds those
+    # the command line recorded while it was still importing.
+    early: list[int] = early_stops if early_stops is not None else []
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, _frame: early.append(signum))
 

@@ -13,6 +13,7 @@ from ..server import serve as run_server
 from ..services.accounts import Accounts, generate_password
 from ..store import migrate_store, open_store
 from ..tls import TLSConfigError, TLSContexts, generate_self_signed
+from . import EARLY_STOPS
 from .output import fail
 
 DEMO_DOMAIN = "example.test"
@@ -77,7 +78,7 @@ def _system_hostname() -> str:
 
 def serve(args: argparse.Namespace, config: Config) -> None:
     try:
-        run_server(config)
+        run_server(config, early_stops=EARLY_STOPS)
     except TLSConfigError as e:
         fail(str(e), 2)
     except OSError as e:
