@@ -109,13 +109,14 @@ def main() -> None:
     threads = [threading.Thread(target=producer, args=(jobs[i :: args.producers],)) for i in range(args.producers)]
     for t in threads:
         t.start()
-    before = store.writer_stats.transactions
+    before = store.writer_stats.transactions, store.writer_stats.fsyncs
     barrier.wait()
     start = time.perf_counter()
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - start
-    commits = store.writer_stats.transactions - before
+    commits = store.writer_stats.transactions - before[0]
+    fsyncs = store.writer_stats.fsyncs - before[1]
     stored = sum(store.get_mailbox(u.id, "INBOX").messages for u in users)  # type: ignore[union-attr]
     store.close()
     assert stored == args.messages, f"only {stored} of {args.messages} messages stored"
@@ -124,7 +125,10 @@ def main() -> None:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}")
     print(f"delivered {args.messages} messages (average {average / 1024:.1f} KiB, 1 in 5 with an attachment)")
     print(f"from {args.producers} producers, fsync on: {elapsed:.2f} s, {args.messages / elapsed:.0f} messages/s")
-    print(f"group commit: {commits} commits, {args.messages / commits:.1f} deliveries per commit")
+    print(
+        f"group commit: {commits} commits ({args.messages / commits:.1f} deliveries each),"
+        f" {fsyncs} fsyncs ({args.messages / max(fsyncs, 1):.1f} deliveries each)"
+    )
     print(f"peak RSS: {rss:.0f} MiB")
     if args.dir is None:
         shutil.rmtree(root)

@@ -367,8 +367,9 @@ def test_a_cancelled_write_is_dropped_and_the_writer_survives(store: Store, alic
         return await store.deliver(store.put_message(message(n)), [(alice.id, "INBOX")])
 
     async def scenario() -> list[tuple[int, int, int]]:
-        gate = threading.Event()
-        blocker = store._write(lambda tx: gate.wait(5))  # keeps the writer busy
+        gate, busy = threading.Event(), threading.Event()
+        blocker = store._write(lambda tx: (busy.set(), gate.wait(5)))  # keeps the writer busy
+        await asyncio.to_thread(busy.wait, 5)
         waiter = asyncio.ensure_future(deliver_async(1))
         await asyncio.sleep(0.05)
         waiter.cancel()  # the client went away while its delivery was still queued
