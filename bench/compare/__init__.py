@@ -1,0 +1,1 @@
+"""Arobase against the classic Postfix + Dovecot stack: same workloads, same client, same machine."""
