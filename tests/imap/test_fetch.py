@@ -8,10 +8,13 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from arobase.imap.fetch import header_fields
+from arobase.imap.fetch import _header_fields_by_line, header_fields, split_header
 from arobase.imap.wire import ast
 from arobase.mime import parse_message
+from arobase.mime.headers import scan_header
 from arobase.services.accounts import Accounts
 from arobase.store import Account, Store
 
@@ -284,3 +287,25 @@ async def test_large_message_kept_in_a_file(client: Client, store: Store, alice:
         raw,
         len(raw) - 42,
     )
+
+
+_line = st.one_of(
+    st.builds(
+        lambda name, value: name + b":" + value,
+        st.sampled_from([b"From", b"from", b"To", b"Subject", b"X-A", b"FROM ", b"Fromage", b"", b"From "]),
+        st.binary(max_size=12).map(lambda b: b.replace(b"\r", b"").replace(b"\n", b"")),
+    ),
+    st.sampled_from([b" folded", b"\tfolded", b"no colon here", b"From someone", b""]),
+)
+_headers = st.lists(_line, max_size=8).flatmap(
+    lambda lines: st.sampled_from([b"\r\n", b"\n"]).map(lambda eol: eol.join(lines) + eol + eol + b"body")
+)
+
+
+@given(_headers, st.lists(st.sampled_from(["FROM", "to", "SUBJECT", "x-a", "NOPE"]), min_size=1, max_size=3))
+def test_fast_header_paths_agree_with_the_parser_rule(raw: bytes, names: list[str]) -> None:
+    header, body_start = split_header(raw, 0, len(raw))
+    assert body_start == scan_header(raw, 0, len(raw))[1]
+    assert header == raw[:body_start]
+    for exclude in (False, True):
+        assert header_fields(header, names, exclude=exclude) == _header_fields_by_line(header, names, exclude=exclude)

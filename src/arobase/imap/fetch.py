@@ -8,10 +8,12 @@ ever parsed again. Rows are read in chunks so that a FETCH of a whole mailbox st
 from __future__ import annotations
 
 import binascii
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from operator import itemgetter
 
 from ..mime import Part
@@ -33,10 +35,31 @@ class FetchError(Exception):
 # -- sections -------------------------------------------------------------------------------------
 
 
+# A whole header block of well-formed lines (as `scan_header` accepts them), each ending in CRLF.
+_HEADER_BLOCK = re.compile(rb"(?:(?:From |[\x21-\x39\x3b-\x7e]*:|[\t ])[^\r\n]*\r\n)*")
+
+
 def split_header(raw: bytes, start: int, end: int) -> tuple[bytes, int]:
-    """(header with its blank line, where the body starts) of the entity in raw[start:end]."""
+    """(header with its blank line, where the body starts) of the entity in raw[start:end].
+
+    The usual case (CRLF lines, a blank line) is one `find` and one regular expression in C;
+    anything else goes through `scan_header`, the parser's own rule.
+    """
+    blank = raw.find(b"\r\n\r\n", start, end)
+    if blank >= 0 and _HEADER_BLOCK.fullmatch(raw, start, blank + 2):
+        return raw[start : blank + 4], blank + 4
     _, body_start = scan_header(raw, start, end)
     return raw[start:body_start], body_start
+
+
+_BLANK_LINE = re.compile(rb"^\r?\n", re.MULTILINE)
+
+
+@lru_cache(maxsize=256)
+def _fields_pattern(names: tuple[str, ...], exclude: bool) -> re.Pattern[bytes]:
+    listed = b"|".join(re.escape(name.encode("latin-1", "replace")) for name in names) or b"(?!)"
+    head = rb"(?![ \t])(?!(?:%s)[ \t]*:)[^\r\n]+" if exclude else rb"(?:%s)[ \t]*:[^\r\n]*"
+    return re.compile(rb"^" + head % listed + rb"(?:\r?\n[ \t][^\r\n]*)*(?:\r?\n|\Z)", re.IGNORECASE | re.MULTILINE)
 
 
 def header_fields(header: bytes, names: Sequence[str], *, exclude: bool = False) -> bytes:
@@ -45,6 +68,20 @@ def header_fields(header: bytes, names: Sequence[str], *, exclude: bool = False)
     Names match case-insensitively; fields keep the order and the exact bytes (folding
     included) of the message; the blank line that ends a header is always added.
     """
+    if b"\r" in header and header.count(b"\r") != header.count(b"\r\n"):
+        return _header_fields_by_line(header, names, exclude=exclude)  # bare CRs: line by line
+    blank = _BLANK_LINE.search(header)
+    if blank is not None:
+        header = header[: blank.start()]
+    out = [m.group(0) for m in _fields_pattern(tuple(names), exclude).finditer(header)]
+    if out and not out[-1].endswith(b"\n"):
+        out[-1] += b"\r\n"
+    out.append(b"\r\n")
+    return b"".join(out)
+
+
+def _header_fields_by_line(header: bytes, names: Sequence[str], *, exclude: bool = False) -> bytes:
+    """`header_fields` the slow way, for headers with bare CRs (and as the reference in tests)."""
     wanted = {name.lower() for name in names}
     out: list[bytes] = []
     keep = False
@@ -192,16 +229,28 @@ class FetchPlan:
                 self.columns.append(name)
 
 
+_MONTHS = [month.encode() for month in responses.MONTHS]
+
+
+@lru_cache(maxsize=64)
+def _zone(minutes: int) -> bytes:
+    return b"%s%02d%02d" % (b"-" if minutes < 0 else b"+", abs(minutes) // 60, abs(minutes) % 60)
+
+
 def _internal_date(m: Message) -> bytes:
-    seconds, tz = m.row[m.offsets["date"]], m.row[m.offsets["date"] + 1]
+    """`INTERNALDATE " 5-Mar-2024 07:08:09 -0700"`, in the zone the message arrived in."""
+    i = m.offsets["date"]
+    seconds, tz = m.row[i], m.row[i + 1]
     t = time.gmtime(seconds + tz * 60)
-    sign = "-" if tz < 0 else "+"
-    tz = abs(tz)
-    text = (
-        f'INTERNALDATE "{t.tm_mday:2d}-{responses.MONTHS[t.tm_mon - 1]}-{t.tm_year:04d} '
-        f'{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} {sign}{tz // 60:02d}{tz % 60:02d}"'
+    return b'INTERNALDATE "%2d-%s-%04d %02d:%02d:%02d %s"' % (
+        t.tm_mday,
+        _MONTHS[t.tm_mon - 1],
+        t.tm_year,
+        t.tm_hour,
+        t.tm_min,
+        t.tm_sec,
+        _zone(tz),
     )
-    return text.encode("ascii")
 
 
 def _flags(m: Message) -> bytes:
