@@ -3,7 +3,8 @@
 For each size (20,000 and 100,000 messages by default) it fills INBOX through the store
 directly (seeded, no fsync), starts the IMAP listener in a child process, and times over
 loopback: SELECT, `UID FETCH 1:* (UID FLAGS)`, `FETCH 1:* (ENVELOPE)`, `FETCH 1:* (BODYSTRUCTURE)`,
-200 random `UID FETCH n BODY.PEEK[]`, SEARCH FROM / SUBJECT / TEXT (a rare word) / UNSEEN,
+`FETCH 1:* ALL`, a header-fields fetch of every message as mail clients do, 200 random
+`UID FETCH n BODY.PEEK[]`, SEARCH FROM / SUBJECT / TEXT (a rare word) / UNSEEN, and
 `STORE 1:* +FLAGS (\\Seen)`; then 500 sessions in IDLE: the server's memory, and how long each
 takes to see a message appended by another connection.
 
@@ -230,6 +231,9 @@ def run_size(count: int, seed: int, idle: int, root: Path) -> dict[str, str]:
         measure("UID FETCH 1:* (UID FLAGS)", "UID FETCH 1:* (UID FLAGS)")
         measure("FETCH 1:* (ENVELOPE)", "FETCH 1:* (ENVELOPE)")
         measure("FETCH 1:* (BODYSTRUCTURE)", "FETCH 1:* (BODYSTRUCTURE)")
+        measure("FETCH 1:* ALL", "FETCH 1:* ALL", repeat=2)
+        header_fields = "UID FETCH 1:* (UID BODY.PEEK[HEADER.FIELDS (FROM TO SUBJECT DATE)])"
+        measure("UID FETCH 1:* (BODY.PEEK[HEADER.FIELDS (4)])", header_fields, repeat=1)
         rng = random.Random(seed)
         start = time.perf_counter()
         size = 0
