@@ -27,6 +27,7 @@ from bench.compare.classic import Classic
 from bench.compare.report import chart, collect, parse_line, table
 
 USER, PASSWORD = "bench@example.test", "bench-password-1"
+STEPS = ("smtp", "append", "pop3", "sessions", "idle")
 
 
 def machine() -> str:
@@ -40,7 +41,7 @@ def machine() -> str:
     return f"{model}, {os.cpu_count()} CPUs, {memory:.1f} GB RAM, Python {platform.python_version()}"
 
 
-def workload_args(args: argparse.Namespace) -> list[str]:
+def workload_args(args: argparse.Namespace, steps: list[str]) -> list[str]:
     """The plan, passed unchanged to the client for every server."""
     return [
         "--seed",
@@ -57,11 +58,28 @@ def workload_args(args: argparse.Namespace) -> list[str]:
         str(args.seconds),
         "--idle",
         str(args.idle),
-        *(["--only", *args.only] if args.only else []),
+        "--only",
+        *steps,
     ]
 
 
-def run_client(label: str, server: ArobaseServer | Classic, args: argparse.Namespace, log: Path) -> list[str]:
+def phases(only: list[str]) -> list[list[str]]:
+    """The client runs per server and round, each on a freshly started server with fresh data.
+
+    POP3 and the concurrent sessions read the INBOX the SMTP step fills, so they bring it along.
+    IDLE gets a server of its own: after the big FETCHes a long-lived process has free memory to
+    reuse, which would hide what each IDLE connection really costs.
+    """
+    selected = [step for step in STEPS if not only or step in only]
+    first = [step for step in selected if step != "idle"]
+    if {"pop3", "sessions"} & set(first) and "smtp" not in first:
+        first.insert(0, "smtp")  # they read the INBOX that the SMTP step fills
+    return [phase for phase in (first, ["idle"] if "idle" in selected else []) if phase]
+
+
+def run_client(
+    label: str, server: ArobaseServer | Classic, args: argparse.Namespace, steps: list[str], log: Path
+) -> list[str]:
     """The workloads in their own process; returns its stdout lines (stderr goes to the log)."""
     if isinstance(server, ArobaseServer):
         smtp, imap, pop3 = server.ports["mx"], server.ports["imap"], server.ports["pop3"]
@@ -84,7 +102,7 @@ def run_client(label: str, server: ArobaseServer | Classic, args: argparse.Names
         "--password",
         PASSWORD,
         *[arg for pid in server.pids() for arg in ("--server-pid", str(pid))],
-        *workload_args(args),
+        *workload_args(args, steps),
     ]
     with log.open("ab") as err:
         result = subprocess.run(
@@ -105,13 +123,18 @@ def one_round(number: int, args: argparse.Namespace, out: Path, results: Path) -
             if label == "arobase"
             else Classic(root, users, connections)
         )
-        print(f"round {number}: {label}", file=sys.stderr, flush=True)
+        load = os.getloadavg()[0]  # other work on the machine skews a round; the table shows it
+        print(f"round {number}: {label} (load average {load:.2f})", file=sys.stderr, flush=True)
         started = time.perf_counter()
+        lines: list[str] = []
         try:
-            server.start()
-            lines = run_client(label, server, args, out / "client.log")
+            for steps in phases(args.only):
+                server.start()  # fresh data every time
+                try:
+                    lines += run_client(label, server, args, steps, out / "client.log")
+                finally:
+                    server.stop()
         finally:
-            server.stop()
             if not args.keep:
                 shutil.rmtree(root, ignore_errors=True)
         with results.open("a") as file:
@@ -119,6 +142,7 @@ def one_round(number: int, args: argparse.Namespace, out: Path, results: Path) -
                 record = parse_line(line)
                 if record is not None:
                     record["round"] = number
+                    record["load"] = load
                     file.write(json.dumps(record) + "\n")
                     status = "ok" if record["ok"] else "FAIL " + str(record.get("error", ""))
                     print(f"  {record['scenario']:24} {status} {record['figures']}", file=sys.stderr, flush=True)
@@ -135,7 +159,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=30.0, help="concurrent sessions duration")
     parser.add_argument("--idle", type=int, default=500)
-    parser.add_argument("--only", nargs="*", default=[], help="steps by prefix: smtp append pop3 sessions idle")
+    parser.add_argument("--only", nargs="*", default=[], choices=STEPS, help="run only these steps")
     parser.add_argument("--filters", action="store_true", help="keep Arobase's content filters on (unfair to it)")
     parser.add_argument("--timeout", type=float, default=4 * 3600, help="seconds one client run may take")
     parser.add_argument("--out", type=Path, default=None, help="directory for results.jsonl, table.md, ratios.png")
@@ -145,6 +169,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
+    if os.geteuid() != 0:
+        raise SystemExit("run as root: Postfix and Dovecot are installed if missing and started as private instances")
     if args.no_install:
         missing = install.missing_packages()
         if missing:
@@ -161,7 +187,9 @@ def main(argv: list[str] | None = None) -> None:
         one_round(number, args, out, results)
     records = [r for line in results.read_text().splitlines() if (r := parse_line(line)) is not None]
     rows = collect(records)
-    text = f"machine: {machine()}\nrounds: {args.rounds}\n\n{table(rows)}\n"
+    loads = sorted({(r["round"], r["label"], r["load"]) for r in records if "load" in r})
+    load_text = ", ".join(f"{label} #{n}: {load:.2f}" for n, label, load in loads)
+    text = f"machine: {machine()}\nrounds: {args.rounds}\nload average at each start: {load_text}\n\n{table(rows)}\n"
     (out / "table.md").write_text(text)
     bars = chart(rows, out / "ratios.png")
     print(text)

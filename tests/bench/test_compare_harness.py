@@ -15,7 +15,7 @@ from bench.compare.arobase_server import LISTENERS, environment
 from bench.compare.classic import DOMAIN, Ports, render_dovecot, render_postfix, write_files
 from bench.compare.generator import FROM_QUERY, RARE, SUBJECT_QUERY, Corpus
 from bench.compare.report import Row, collect, higher_is_better, number, parse_lines, table
-from bench.compare.run import workload_args
+from bench.compare.run import phases, workload_args
 from bench.compare.workloads import (
     Connection,
     Imap,
@@ -281,11 +281,9 @@ def test_arobase_environment_opens_only_the_compared_listeners() -> None:
 def test_the_same_plan_reaches_the_client_for_both_servers() -> None:
     import argparse
 
-    args = argparse.Namespace(
-        seed=5, messages=200, append=[2000, 5000], peeks=20, clients=4, seconds=2.0, idle=50, only=["append"]
-    )
+    args = argparse.Namespace(seed=5, messages=200, append=[2000, 5000], peeks=20, clients=4, seconds=2.0, idle=50)
     argv = ["--smtp-port", "1", "--imap-port", "2", "--pop3-port", "3", "--user", USER, "--password", "p"]
-    target, plan, label = parse_args([*argv, *workload_args(args)])
+    target, plan, label = parse_args([*argv, *workload_args(args, ["append"])])
     assert (plan.seed, plan.messages, plan.appends, plan.peeks, plan.clients, plan.seconds, plan.idle) == (
         5,
         200,
@@ -298,3 +296,9 @@ def test_the_same_plan_reaches_the_client_for_both_servers() -> None:
     assert plan.only == {"append"} and target.host == "127.0.0.1" and label == "server"
     with pytest.raises(SystemExit):
         parse_args([*argv, "--host", "192.0.2.1"])
+
+
+def test_idle_runs_on_a_server_of_its_own() -> None:
+    assert phases([]) == [["smtp", "append", "pop3", "sessions"], ["idle"]]
+    assert phases(["idle", "pop3"]) == [["smtp", "pop3"], ["idle"]]
+    assert phases(["append"]) == [["append"]]
