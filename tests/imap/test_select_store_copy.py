@@ -187,3 +187,8 @@ async def test_condstore_changedsince_and_unchangedsince(client: Client, store: 
     )
     assert flags_of(store, client, 2) == {"\\Flagged"}
     assert flags_of(store, client, 1) == flags_of(store, client, 3) == {"\\Seen"}
+    out = await client.run(ast.Fetch(seqset("2"), (ast.FetchSimple("FLAGS"),)))
+    assert out == b"* 2 FETCH (FLAGS (\\Flagged) MODSEQ (%d))\r\nTAG OK FETCH completed\r\n" % (before + 1)
+    # changes made elsewhere come with their MODSEQ too
+    store.store_flags(client.view.mailbox_id, [3], ["\\Draft"], "add").wait()
+    assert await client.noop() == b"* 3 FETCH (UID 3 FLAGS (\\Seen \\Draft) MODSEQ (%d))\r\n" % (before + 3)

@@ -83,6 +83,7 @@ class MailboxView:
         *,
         readonly: bool,
         rev1: bool,
+        condstore: bool = False,
         tracker: RecentTracker | None = None,
     ) -> None:
         self.store = store
@@ -90,6 +91,7 @@ class MailboxView:
         self.mailbox_id = mailbox.id
         self.readonly = readonly
         self.rev1 = rev1
+        self.condstore = condstore  # CONDSTORE enabled: flag updates carry MODSEQ (RFC 7162 3.2)
         self.uids = uids = uids if isinstance(uids, UidList) else UidList(uids)
         self.saved: list[int] = []  # SEARCH RETURN (SAVE) result, as UIDs ($)
         self._tracker = tracker = tracker or RecentTracker.of(store)
@@ -253,8 +255,11 @@ class MailboxView:
         if not pending:
             return []
         out = []
-        for uid, bits, keywords in queries.flag_rows(self.store, self.mailbox_id, pending):
-            out.append(b"%d FETCH (UID %d FLAGS %s)" % (self.seq(uid), uid, self.flag_list(uid, bits, keywords)))
+        for uid, bits, keywords, modseq in queries.fetch_rows(
+            self.store, self.mailbox_id, sorted(pending), ("flags", "modseq")
+        ):
+            line = b"%d FETCH (UID %d FLAGS %s" % (self.seq(uid), uid, self.flag_list(uid, bits, keywords))
+            out.append(line + (b" MODSEQ (%d))" % modseq if self.condstore else b")"))
         return out
 
     def flag_list(self, uid: int, bits: int, keywords: str) -> bytes:

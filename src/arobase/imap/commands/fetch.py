@@ -20,20 +20,21 @@ async def fetch(ctx: CommandContext, cmd: ast.Fetch) -> None:
         targets = view.targets(cmd.sequence, uid=cmd.uid)
     except InvalidSequence as e:
         raise CommandError(str(e), status="BAD") from None
-    attributes = cmd.attributes
+    try:
+        plan = plan_fetch(cmd.attributes, uid=cmd.uid)
+        names = {a.name for a in cmd.attributes if isinstance(a, ast.FetchSimple)}
+        condstore = "CONDSTORE" in ctx.session.enabled and (plan.has_flags or plan.sets_seen)  # RFC 7162 3.2
+        if (cmd.changedsince is not None or condstore) and "MODSEQ" not in names:
+            plan = plan_fetch((*cmd.attributes, ast.FetchSimple("MODSEQ")), uid=cmd.uid)
+    except FetchError as e:
+        raise CommandError(e.text, status="BAD") from None
     if cmd.changedsince is not None:
-        if not any(isinstance(a, ast.FetchSimple) and a.name == "MODSEQ" for a in attributes):
-            attributes = (*attributes, ast.FetchSimple("MODSEQ"))
         changed = {
             row[0]
             for row in queries.fetch_rows(store, view.mailbox_id, [u for _, u in targets], ("modseq",))
             if row[1] > cmd.changedsince
         }
         targets = [(s, u) for s, u in targets if u in changed]
-    try:
-        plan = plan_fetch(attributes, uid=cmd.uid)
-    except FetchError as e:
-        raise CommandError(e.text, status="BAD") from None
     flags_changed: frozenset[int] = frozenset()
     if plan.sets_seen and not view.readonly and targets:
         rows = queries.flag_rows(store, view.mailbox_id, [u for _, u in targets])

@@ -33,10 +33,12 @@ async def select(ctx: CommandContext, cmd: ast.Select) -> None:
         raise CommandError(f"no mailbox {cmd.mailbox}", "NONEXISTENT")
     box, runs, first_unseen = snapshot
     rev1 = not ctx.session.rev2
-    view = MailboxView(ctx.app.store, box, UidList.from_runs(runs), readonly=cmd.readonly, rev1=rev1)
-    ctx.select(view)
     if cmd.condstore:
         ctx.session.enabled.add("CONDSTORE")
+    condstore = "CONDSTORE" in ctx.session.enabled
+    uids = UidList.from_runs(runs)
+    view = MailboxView(ctx.app.store, box, uids, readonly=cmd.readonly, rev1=rev1, condstore=condstore)
+    ctx.select(view)
     ctx.untagged(b"%d EXISTS" % view.exists)
     if rev1:
         ctx.untagged(b"%d RECENT" % len(view.recent))
@@ -46,7 +48,7 @@ async def select(ctx: CommandContext, cmd: ast.Select) -> None:
         ctx.untagged(b"OK [UNSEEN %d] First unseen" % view.seq(first_unseen))
     ctx.untagged(b"OK [UIDVALIDITY %d] UIDs valid" % box.uidvalidity)
     ctx.untagged(b"OK [UIDNEXT %d] Predicted next UID" % box.uidnext)
-    if "CONDSTORE" in ctx.session.enabled:
+    if condstore:
         ctx.untagged(b"OK [HIGHESTMODSEQ %d] Highest" % box.highestmodseq)
     if not rev1:
         ctx.untagged(b'LIST () "/" ' + ctx.mailbox(box.name))
