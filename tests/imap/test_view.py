@@ -151,15 +151,19 @@ def test_targets_resolution(store: Store, alice: Account) -> None:
     assert view.seq(8) == 3 and view.seq(9) == 0
 
 
-def test_expunge_numbering_of_many() -> None:
-    view = MailboxView.__new__(MailboxView)
-    view.uids = UidList(range(1, 11))
-    view._expunged = {2, 3, 9}
-    view.recent = set()
+def test_expunge_numbering_of_many(store: Store, alice: Account) -> None:
+    box = store.get_mailbox(alice.id, "INBOX")
+    assert box is not None
+    view = MailboxView(store, box, UidList(range(1, 11)), readonly=False, rev1=False, tracker=RecentTracker())
     view.saved = [3, 4]
-    assert view._apply_expunges() == [b"2 EXPUNGE", b"2 EXPUNGE", b"7 EXPUNGE"]
+    view.expunged([2, 3])
+    view.expunged((9, 42))
+    assert view.is_expunged(9) and not view.is_expunged(4)
+    assert view.updates(expunges=False) == []
+    assert view.updates(expunges=True) == [b"2 EXPUNGE", b"2 EXPUNGE", b"7 EXPUNGE"]
     assert list(view.uids) == [1, 4, 5, 6, 7, 8, 10]
     assert view.saved == [4]
+    assert not view.is_expunged(9)
 
 
 def test_uid_runs_from_the_store(store: Store, alice: Account) -> None:

@@ -95,9 +95,12 @@ class MailboxView:
         self.uids = uids = uids if isinstance(uids, UidList) else UidList(uids)
         self.saved: list[int] = []  # SEARCH RETURN (SAVE) result, as UIDs ($)
         self._tracker = tracker = tracker or RecentTracker.of(store)
-        self._expunged: set[int] = set()  # gone from the store, not yet announced
+        # Pending changes keep the feed's own UID tuples, shared by every session: a STORE or an
+        # EXPUNGE of 100k messages costs each session of the mailbox a reference, not a set.
+        self._gone: list[tuple[int, ...]] = []  # expunged from the store, not yet announced
+        self._gone_set: set[int] | None = None  # their union, built when asked for
         self._new: set[int] = set()  # added to the store, not yet announced
-        self._flags: dict[int, int] = {}  # uid -> modseq of a flag change not yet announced
+        self._flag_changes: list[tuple[int, tuple[int, ...]]] = []  # (modseq, uids) not yet announced
         self._own: list[int] = []  # modseqs of this session's own flag changes, already reported
         self.recent: set[int] = set()
         tracker.start(mailbox.id, uids.last)
@@ -116,17 +119,15 @@ class MailboxView:
         elif change.kind is ChangeKind.EXPUNGED:
             self.expunged(change.uids)
         elif change.kind is ChangeKind.FLAGS and change.modseq not in self._own:
-            for uid in change.uids:
-                if self._flags.get(uid, 0) < change.modseq:
-                    self._flags[uid] = change.modseq
+            self._flag_changes.append((change.modseq, change.uids))
 
     def updates(self, *, expunges: bool) -> list[bytes]:
         out: list[bytes] = []
-        if expunges and self._expunged:
+        if expunges and self._gone:
             out.extend(self._apply_expunges())
         if self._new:
             out.extend(self._apply_new())
-        if self._flags:
+        if self._flag_changes:
             out.extend(self._flag_updates())
         return out
 
@@ -134,12 +135,11 @@ class MailboxView:
 
     def expunged(self, uids: Iterable[int]) -> None:
         """These UIDs left the store (EXPUNGE, MOVE, another session): announce when allowed."""
-        for uid in uids:
-            if uid in self._new:
-                self._new.discard(uid)
-            elif self.contains(uid):
-                self._expunged.add(uid)
-            self._flags.pop(uid, None)
+        uids = uids if isinstance(uids, tuple) else tuple(uids)
+        if self._new:  # never announced: just forget them
+            self._new.difference_update(uids)
+        self._gone.append(uids)
+        self._gone_set = None
 
     def flags_reported(self, modseq: int) -> None:
         """This session changed flags at `modseq` and reported them itself (STORE, FETCH BODY[]).
@@ -150,16 +150,16 @@ class MailboxView:
             return
         self._own.append(modseq)
         del self._own[:-64]
-        if self._flags:
-            for uid in [uid for uid, m in self._flags.items() if m == modseq]:
-                del self._flags[uid]
+        if self._flag_changes:
+            self._flag_changes = [change for change in self._flag_changes if change[0] != modseq]
 
     def close(self) -> None:
         """Leaving the mailbox: nothing to release but memory."""
         self.uids = UidList()
-        self._expunged.clear()
+        self._gone.clear()
+        self._gone_set = None
         self._new.clear()
-        self._flags.clear()
+        self._flag_changes.clear()
 
     # -- numbers ------------------------------------------------------------------------------
 
@@ -175,12 +175,14 @@ class MailboxView:
         return self.uids.seq(uid)
 
     def is_expunged(self, uid: int) -> bool:
-        return uid in self._expunged
+        return bool(self._gone) and uid in self.pending_expunges
 
     @property
     def pending_expunges(self) -> set[int]:
         """UIDs gone from the store whose EXPUNGE this session has not sent yet."""
-        return self._expunged
+        if self._gone_set is None:
+            self._gone_set = set().union(*self._gone) if self._gone else set()
+        return self._gone_set
 
     def targets(self, sequence: ast.SequenceSet, *, uid: bool, strict: bool = True) -> list[tuple[int, int]]:
         """(seq, uid) pairs named by a sequence set or UID set, ascending, without duplicates.
@@ -227,8 +229,8 @@ class MailboxView:
     # -- building updates ---------------------------------------------------------------------
 
     def _apply_expunges(self) -> list[bytes]:
-        gone = self._expunged
-        self._expunged = set()
+        gone = self.pending_expunges
+        self._gone, self._gone_set = [], None
         self.uids, positions = self.uids.without(gone)
         if positions:
             self.recent -= gone
@@ -250,13 +252,15 @@ class MailboxView:
         return out
 
     def _flag_updates(self) -> list[bytes]:
-        pending = {uid: m for uid, m in self._flags.items() if uid not in self._expunged and self.contains(uid)}
-        self._flags.clear()
-        if not pending:
-            return []
+        changed: set[int] = set()
+        for _, uids in self._flag_changes:
+            changed.update(uids)
+        self._flag_changes.clear()
+        gone = self.pending_expunges if self._gone else set()
+        pending = sorted(uid for uid in changed if uid not in gone and self.contains(uid))
         out = []
         for uid, bits, keywords, modseq in queries.fetch_rows(
-            self.store, self.mailbox_id, sorted(pending), ("flags", "modseq")
+            self.store, self.mailbox_id, pending, ("flags", "modseq")
         ):
             line = b"%d FETCH (UID %d FLAGS %s" % (self.seq(uid), uid, self.flag_list(uid, bits, keywords))
             out.append(line + (b" MODSEQ (%d))" % modseq if self.condstore else b")"))
