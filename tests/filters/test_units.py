@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from email.message import EmailMessage
 
 from arobase.app import App
 from arobase.filters import learn
@@ -11,6 +12,7 @@ from arobase.filters.content import extract
 from arobase.filters.phishing import BRAND_DOMAINS, edit_distance, lookalike, skeleton
 from arobase.filters.tokens import hash_token, token_strings
 from arobase.mime import parse_message
+from arobase.services.delivery import prefixed
 
 from .conftest import ARTHUR, message
 
@@ -45,6 +47,7 @@ def test_lookalikes() -> None:
 
 def test_learn_service_counts_a_message_once(app: App) -> None:
     account = app.accounts.get(ARTHUR)
+    app.filters.trainer.close()  # its own learning of the INBOX delivery would race with ours
     blob = app.store.put_message(message())
     asyncio.run(_deliver(app, blob, account.id))
     assert learn(app.store, account.id, blob.hash, True) == "learnt"
@@ -55,3 +58,19 @@ def test_learn_service_counts_a_message_once(app: App) -> None:
 
 async def _deliver(app: App, blob, account_id: int) -> None:  # type: ignore[no-untyped-def]
     await app.store.deliver(blob, [(account_id, "INBOX")])
+
+
+def test_parse_reused_by_the_store_equals_a_fresh_parse() -> None:
+    """The SMTP path hands the filters' parse to the store: trace fields in front must not change it."""
+    outer = EmailMessage()
+    outer["From"], outer["To"], outer["Subject"] = "a@b.example", "c@d.example", "=?utf-8?q?caf=C3=A9?="
+    outer.set_content("hello\n")
+    outer.add_alternative("<p>hello <a href='http://x.example'>x</a></p>", subtype="html")
+    outer.add_attachment(b"%PDF-1.4 x", maintype="application", subtype="pdf", filename="a.pdf")
+    inner = EmailMessage()
+    inner["Subject"] = "forwarded"
+    inner.set_content("inner text\n")
+    outer.add_attachment(inner)
+    front = b"Authentication-Results: mx.example.test; spf=pass\r\nReceived: from a\r\n\tby b; Thu, 1 Jan 2026\r\n"
+    for raw in (message(), outer.as_bytes().replace(b"\n", b"\r\n")):
+        assert prefixed(parse_message(raw), front, raw) == parse_message(front + raw)

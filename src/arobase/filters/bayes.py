@@ -11,7 +11,7 @@ Each account scores with the global model plus its own training (counts are summ
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ..store import Store
@@ -76,14 +76,38 @@ class Classifier:
         return [0] if account_id is None else [0, account_id]
 
     def classify(self, tokens: Sequence[int], account_id: int | None = None) -> Classification:
-        models = self.models(account_id)
-        nspam, nham = self.store.filter_totals(models)
-        trained = nspam >= self.min_messages and nham >= self.min_messages
-        if not trained:
-            return Classification(0.5, False, 0)
-        counts = self.store.filter_counts(models, tokens)
+        return self.classify_all(tokens, [account_id])[account_id]
+
+    def classify_all(
+        self, tokens: Sequence[int], account_ids: Sequence[int | None]
+    ) -> dict[int | None, Classification]:
+        """Score one message for several models at once (None: the global model alone), one store read."""
+        models = sorted({0} | {a for a in account_ids if a is not None})
+        totals, counts = self.store.filter_model_counts(models, tokens)
+        out: dict[int | None, Classification] = {}
+        for account_id in account_ids:
+            owners = self.models(account_id)
+            nspam = sum(totals.get(m, (0, 0))[0] for m in owners)
+            nham = sum(totals.get(m, (0, 0))[1] for m in owners)
+            if nspam < self.min_messages or nham < self.min_messages:
+                out[account_id] = Classification(0.5, False, 0)
+                continue
+            personal = [m for m in owners[1:] if totals.get(m, (0, 0)) != (0, 0)]
+            if not personal and None in out and out[None].trained:
+                out[account_id] = out[None]  # nothing learnt of its own: the global model's score
+                continue
+            summed = dict(counts[0])
+            for owner in personal:
+                for token, (spam, ham) in counts[owner].items():
+                    before = summed.get(token, (0, 0))
+                    summed[token] = (before[0] + spam, before[1] + ham)
+            out[account_id] = self._score(summed.values(), nspam, nham)
+        return out
+
+    @staticmethod
+    def _score(counts: Iterable[tuple[int, int]], nspam: int, nham: int) -> Classification:
         clues = []
-        for spam, ham in counts.values():
+        for spam, ham in counts:
             f = token_probability(spam, ham, nspam, nham)
             if abs(f - 0.5) >= MIN_STRENGTH:
                 clues.append(f)

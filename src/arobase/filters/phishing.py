@@ -135,30 +135,41 @@ def edit_distance(a: str, b: str, limit: int = 3) -> int:
     return min(previous[-1], limit)
 
 
+@functools.lru_cache(maxsize=64)
+def _targets(protected: frozenset[str]) -> tuple[frozenset[str], list[tuple[str, str, str, str, frozenset[str]]]]:
+    """Per protected set, computed once: its organizational domains, and each target's label and looks."""
+    orgs = frozenset(organizational_domain(t) for t in protected)
+    targets = []
+    for target in sorted(protected):
+        label = target.split(".")[0]
+        targets.append((target, skeleton(target), label, skeleton(label), frozenset(label)))
+    return orgs, targets
+
+
 @functools.lru_cache(maxsize=8192)
 def lookalike(domain: str, protected: frozenset[str]) -> str | None:
     """The protected domain `domain` imitates, or None: same skeleton, or one or two typos away."""
     org = organizational_domain(domain)
-    if org in protected:
+    orgs, targets = _targets(protected)
+    if org in protected or org in orgs:
         return None
     label = org.split(".")[0]
-    seen = skeleton(org)
-    for target in protected:
-        if organizational_domain(target) == org:
-            return None
-    for target in sorted(protected):
-        target_label = target.split(".")[0]
-        if skeleton(target) == seen or skeleton(target_label) == skeleton(label):
+    seen, folded = skeleton(org), skeleton(label)
+    letters = frozenset(label)
+    for target, target_seen, target_label, target_folded, target_letters in targets:
+        if target_seen == seen or target_folded == folded:
             return target
-        if len(target_label) >= 5 and edit_distance(label, target_label) <= (1 if len(target_label) < 8 else 2):
-            return target
-        folded = skeleton(label)
+        if len(target_label) < 5:
+            continue
+        typos = 1 if len(target_label) < 8 else 2
+        # Each typo changes at most two letters of the set of letters used: a cheap test first.
         if (
-            len(target_label) >= 5
-            and target_label in folded
-            and folded != target_label
-            and _decorated(folded, target_label)
+            abs(len(label) - len(target_label)) <= typos
+            and len(letters ^ target_letters) <= 2 * typos
+            and edit_distance(label, target_label) <= typos
         ):
+            return target
+        if target_label in folded and folded != target_label and _decorated(folded, target_label):
             return target
     return None
 

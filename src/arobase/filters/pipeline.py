@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from ..config import Config, parse_filter_domains, parse_zones
-from ..mime import parse_message
+from ..mime import ParsedMessage, parse_message
 from ..services.dns import Resolver
 from ..services.mailauth import AuthResults, organizational_domain
 from ..store import Account, FilterVerdict, Store
 from . import attachments, phishing, rules
-from .bayes import Classifier
+from .bayes import Classification, Classifier
 from .content import Content, extract
 from .learning import Trainer
 from .quarantine import strip_attachments
@@ -60,6 +60,7 @@ class Outcome:
     message: Verdict | None = None
     original: bytes | None = None  # kept in quarantine when attachments were taken out
     findings: list[attachments.Finding] = field(default_factory=list)
+    parsed: ParsedMessage | None = None  # the parse of `content`, for the store (None if rewritten)
 
 
 class Pipeline:
@@ -132,8 +133,9 @@ class Pipeline:
         if not self.enabled:
             return Outcome(message, mailboxes={a.id: "INBOX" for a in accounts})
         now = now or datetime.now(UTC)
+        parsed = await asyncio.to_thread(parse_message, message)
         content, base, message_tokens = await asyncio.to_thread(
-            self._analyse, message, accounts, client_ip, helo, auth, now
+            self._analyse, message, parsed, accounts, client_ip, helo, auth, now
         )
         base += await rules.dnsbl_signals(self.resolver, client_ip, content.urls, self.ip_zones, self.uri_zones)
         findings = await asyncio.to_thread(self._attachments, content)
@@ -144,13 +146,14 @@ class Pipeline:
     def _analyse(
         self,
         message: bytes,
+        parsed: ParsedMessage,
         accounts: Sequence[Account],
         client_ip: str,
         helo: str,
         auth: AuthResults | None,
         now: datetime,
     ) -> tuple[Content, list[Signal], list[int]]:
-        content = extract(message, parse_message(message))
+        content = extract(message, parsed)
         ours = {a.address.rpartition("@")[2].lower() for a in accounts}
         signals = rules.auth_signals(auth)
         signals += rules.header_signals(content, helo, client_ip, ours | {self.hostname.lower()}, now)
@@ -177,13 +180,14 @@ class Pipeline:
         sender: str,
         auth: AuthResults | None,
     ) -> Outcome:
-        outcome = Outcome(message, findings=[f for fs in findings.values() for f in fs])
+        outcome = Outcome(message, findings=[f for fs in findings.values() for f in fs], parsed=content.parsed)
         authors = _authors(content, sender)
         forged = auth is not None and auth.dmarc == "fail"
-        outcome.message = self._verdict(None, self.default, base, message_tokens, [], forged)
+        scores = self.classifier.classify_all(message_tokens, [None, *(a.id for a in accounts)])
+        outcome.message = self._verdict(None, self.default, base, scores[None], [], forged)
         for account in accounts:
             policy = self.policy(account)
-            verdict = self._verdict(account, policy, base, message_tokens, authors, forged)
+            verdict = self._verdict(account, policy, base, scores[account.id], authors, forged)
             outcome.verdicts[account.id] = verdict
         policies = [self.policy(a) for a in accounts] or [self.default]
         first = policies[0]
@@ -206,8 +210,10 @@ class Pipeline:
         if any(v.quarantined for v in verdicts):
             outcome.original = message
             message = strip_attachments(message, content.parsed, findings)
+            outcome.parsed = None
         if shown.warning and first.subject_tag:
             message = tag_subject(message, first.subject_tag)
+            outcome.parsed = None
         for account in accounts:
             verdict = outcome.verdicts[account.id]
             verdict.reject = ""  # the message is accepted; this account's share is junk at most
@@ -222,12 +228,11 @@ class Pipeline:
         account: Account | None,
         policy: Policy,
         base: list[Signal],
-        message_tokens: list[int],
+        classification: Classification,
         authors: list[str],
         forged: bool,
     ) -> Verdict:
         verdict = Verdict(account.id if account else None, signals=list(base))
-        classification = self.classifier.classify(message_tokens, account.id if account else None)
         if classification.trained:
             verdict.bayes = classification.probability
             points = round(self.bayes_weight * (classification.probability - 0.5) * 2, 2)
@@ -272,6 +277,7 @@ class Pipeline:
         if not self.enabled:
             return outcome
         content = await asyncio.to_thread(lambda: extract(message, parse_message(message)))
+        outcome.parsed = content.parsed
         findings = await asyncio.to_thread(self._attachments, content)
         outcome.findings = [f for fs in findings.values() for f in fs]
         if findings and self.submission_attachments == "reject":

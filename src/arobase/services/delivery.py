@@ -24,9 +24,10 @@ import logging
 import secrets
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..addressing import AddressError, EmailAddress, parse_address, split_subaddress
+from ..mime import ParsedMessage, parse_message
 from ..store import Account, Store
 from .accounts import Accounts
 
@@ -172,6 +173,7 @@ class Delivery:
         sender_account: int | None = None,
         prepend: bytes = b"",
         mailboxes: Mapping[int, str] | None = None,
+        parsed: ParsedMessage | None = None,
     ) -> Delivered:
         """Prepend the trace headers, store the blob durably, then place it everywhere at once.
 
@@ -179,6 +181,7 @@ class Delivery:
         acknowledge. `recipients` are the addresses as the client gave them (a single one is
         named in Received); `prepend` carries extra header fields such as Authentication-Results;
         `mailboxes` names each account's target mailbox (the filters' Junk), INBOX by default.
+        `parsed` is the caller's parse of `message` (the filters made one), reused by the store.
         Raises the store's QuotaExceeded (nothing stored for anyone) when an account is full.
         """
         message_id = self.new_id()
@@ -189,7 +192,8 @@ class Delivery:
                 headers += b"Delivered-To: " + accounts[0].address.encode() + b"\r\n"
         headers += prepend + self.received(origin, message_id, recipients)
         raw = headers + message
-        blob = await asyncio.to_thread(self.store.put_message, raw)
+        whole = prefixed(parsed, headers, message) if parsed is not None else None
+        blob = await asyncio.to_thread(self.store.put_message, raw, whole)
         placed = await self.store.deliver(
             blob,
             [(account.id, (mailboxes or {}).get(account.id, "INBOX")) for account in accounts],
@@ -225,6 +229,31 @@ class Delivery:
             parts[-1] += ";"
             parts.append(stamp)
         return FOLD.join(part.encode("utf-8") for part in parts) + b"\r\n"
+
+
+def prefixed(parsed: ParsedMessage, headers: bytes, message: bytes) -> ParsedMessage | None:
+    """The parse of `headers + message` from the parse of `message`, or None when it cannot be derived.
+
+    Parsing is the costliest step of ingest: the trace fields added in front change only the root's
+    header block, so part offsets shift and the header text gains those fields; the rest is the same.
+    """
+    if not parsed.parts or parsed.parts[0].header_start != 0 or not headers.endswith(b"\r\n"):
+        return None
+    if message[:1] in (b" ", b"\t"):  # it would continue the last trace field
+        return None
+    shift = len(headers)
+    front = parse_message(headers + b"\r\n").header_text
+    parts = [
+        replace(
+            part,
+            header_start=part.header_start + shift if part.header_start else 0,
+            body_start=part.body_start + shift,
+            body_end=part.body_end + shift,
+        )
+        for part in parsed.parts
+    ]
+    text = front + "\n" + parsed.header_text if parsed.header_text else front
+    return replace(parsed, parts=parts, header_text=text)
 
 
 def header_fields(message: bytes) -> tuple[list[tuple[str, bytes]], int]:

@@ -668,6 +668,7 @@ class SMTPSession(SMTP):
                 sender_account=state.account.id if state.account else None,
                 prepend=prepend,
                 mailboxes=filtered.mailboxes,
+                parsed=filtered.parsed,
             )
         )
         delivery.add_done_callback(_consume_exception)

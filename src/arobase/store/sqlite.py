@@ -502,8 +502,10 @@ class SQLiteStore:
 
     # -- messages: writing -----------------------------------------------------------------
 
-    def put_message(self, raw: bytes) -> StoredBlob:
+    def put_message(self, raw: bytes, parsed: ParsedMessage | None = None) -> StoredBlob:
         """Prepare a message for delivery: hash it, parse it once if new, make large ones durable.
+
+        `parsed` is the caller's parse of `raw` when it has one (SMTP's filters parse before storing).
 
         Runs in the caller's thread, so concurrent deliveries hash and parse in parallel and only
         the short metadata commit is serialised. Messages up to `inline_max` bytes travel to the
@@ -516,10 +518,11 @@ class SQLiteStore:
             if not self._has_inline(digest):
                 self.blobs.put(raw)  # refreshes the file's age so the sweep keeps away
             return StoredBlob(digest, len(raw), None)
+        parsed = parsed or parse_message(raw)
         if len(raw) > self.inline_max:
             self.blobs.put(raw)
-            return StoredBlob(digest, len(raw), parse_message(raw))
-        return StoredBlob(digest, len(raw), parse_message(raw), raw)
+            return StoredBlob(digest, len(raw), parsed)
+        return StoredBlob(digest, len(raw), parsed, raw)
 
     def _has_inline(self, digest: str) -> bool:
         return (
@@ -1118,7 +1121,9 @@ class SQLiteStore:
                     f"SELECT account_id, spam, ham FROM filter_totals WHERE account_id IN ({owners})"
                 )
             }
-            for start in range(0, len(unique), 900):
+            # Models that learnt nothing hold no counts: their index is not searched.
+            owners = ",".join(str(a) for a, (spam, ham) in totals.items() if spam or ham)
+            for start in range(0, len(unique) if owners else 0, 900):
                 chunk = unique[start : start + 900]
                 marks = ",".join("?" * len(chunk))
                 for owner, token, spam, ham in db.execute(
