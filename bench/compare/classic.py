@@ -15,7 +15,10 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +26,7 @@ DOMAIN = "example.test"
 MAIL_USER = "mail"  # an unprivileged system account that owns the virtual mailboxes
 POSTFIX_META = Path("/etc/postfix")  # postfix-files and postfix-script, read-only
 POSTFIX_DAEMONS = Path("/usr/lib/postfix/sbin")
+INOTIFY_INSTANCES = Path("/proc/sys/fs/inotify/max_user_instances")
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +250,34 @@ def _run(command: list[str], log: Path) -> None:
         code = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=out, stderr=out, timeout=120, check=False)
     if code.returncode:
         raise RuntimeError(f"{' '.join(command)} failed: {log.read_text(errors='replace')[-2000:]}")
+
+
+@contextmanager
+def inotify_instances(needed: int, knob: Path = INOTIFY_INSTANCES) -> Iterator[int]:
+    """Raise the per-user inotify instance limit to `needed` for the duration, then restore it.
+
+    Every Dovecot imap process of the `mail` user takes an inotify instance to watch its mailbox;
+    past the limit (128 on Debian) Dovecot silently falls back to checking every 30 s, so 500 IDLE
+    sessions would measure a misconfiguration rather than Dovecot. Yields the limit in force.
+    """
+    try:
+        before = int(knob.read_text())
+    except (OSError, ValueError):
+        yield 0
+        return
+    if before >= needed:
+        yield before
+        return
+    try:
+        knob.write_text(str(needed))
+    except OSError as e:
+        print(f"warning: cannot raise {knob} to {needed} ({e}); Dovecot IDLE may poll", file=sys.stderr)
+        yield before
+        return
+    try:
+        yield needed
+    finally:
+        knob.write_text(str(before))
 
 
 def _quiet(command: list[str]) -> None:

@@ -23,7 +23,7 @@ if __package__ in (None, ""):
 
 from bench.compare import install
 from bench.compare.arobase_server import REPO, ArobaseServer
-from bench.compare.classic import Classic
+from bench.compare.classic import Classic, inotify_instances
 from bench.compare.report import chart, collect, parse_line, table
 
 USER, PASSWORD = "bench@example.test", "bench-password-1"
@@ -183,8 +183,10 @@ def main(argv: list[str] | None = None) -> None:
     results = out / "results.jsonl"
     results.unlink(missing_ok=True)
     print(f"machine: {machine()}", file=sys.stderr)
-    for number in range(1, args.rounds + 1):
-        one_round(number, args, out, results)
+    with inotify_instances(2 * (args.idle + args.clients) + 256) as limit:
+        print(f"inotify instances per user: {limit}", file=sys.stderr)
+        for number in range(1, args.rounds + 1):
+            one_round(number, args, out, results)
     records = [r for line in results.read_text().splitlines() if (r := parse_line(line)) is not None]
     rows = collect(records)
     loads = sorted({(r["round"], r["label"], r["load"]) for r in records if "load" in r})

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from bench.compare.arobase_server import LISTENERS, environment
-from bench.compare.classic import DOMAIN, Ports, render_dovecot, render_postfix, write_files
+from bench.compare.classic import DOMAIN, Ports, inotify_instances, render_dovecot, render_postfix, write_files
 from bench.compare.generator import FROM_QUERY, RARE, SUBJECT_QUERY, Corpus
 from bench.compare.report import Row, collect, higher_is_better, number, parse_lines, table
 from bench.compare.run import phases, workload_args
@@ -302,3 +302,15 @@ def test_idle_runs_on_a_server_of_its_own() -> None:
     assert phases([]) == [["smtp", "append", "pop3", "sessions"], ["idle"]]
     assert phases(["idle", "pop3"]) == [["smtp", "pop3"], ["idle"]]
     assert phases(["append"]) == [["append"]]
+
+
+def test_the_inotify_limit_is_raised_for_the_run_and_restored(tmp_path: Path) -> None:
+    knob = tmp_path / "max_user_instances"
+    knob.write_text("128\n")
+    with inotify_instances(1288, knob) as limit:
+        assert limit == 1288 and knob.read_text() == "1288"
+    assert knob.read_text() == "128"
+    knob.write_text("4096\n")
+    with inotify_instances(1288, knob) as limit:  # never lowered
+        assert limit == 4096
+    assert knob.read_text() == "4096\n"
