@@ -180,6 +180,7 @@ class Client:
                 continue
             line, pos = buf[pos:end], end + 2
             received += len(line) + 2
+            responses += line.startswith(b"* ")
             if line.endswith(b"}") and b"{" in line:  # a literal follows
                 size = int(line[line.rindex(b"{") + 1 : -1].rstrip(b"+"))
                 while len(buf) - pos < size:
@@ -192,7 +193,6 @@ class Client:
                 if not line.startswith(tag + b"OK"):
                     raise RuntimeError(f"{text}: {line!r}")
                 return line, responses, received
-            responses += line.startswith(b"* ")
 
     def timed(self, text: str) -> tuple[float, int, int]:
         start = time.perf_counter()
