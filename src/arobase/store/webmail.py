@@ -8,6 +8,7 @@ live here rather than in the protocol-neutral core of sqlite.py.
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -86,12 +87,16 @@ def _summary(row: tuple) -> MessageSummary:
 
 def message_page(store: SQLiteStore, mailbox_id: int, offset: int, limit: int) -> list[MessageSummary]:
     """A page of a mailbox, newest first (by arrival, then UID)."""
+    # The page's keys come off the (mailbox_id, internal_date, uid) index alone; only those rows
+    # are joined to their blobs, instead of every message of the folder before the sort.
     rows = (
         store._reader()
         .execute(
-            f"SELECT {_SUMMARY_COLUMNS} {_FROM} WHERE m.mailbox_id = ?"
-            " ORDER BY m.internal_date DESC, m.uid DESC LIMIT ? OFFSET ?",
-            (mailbox_id, limit, offset),
+            f"SELECT {_SUMMARY_COLUMNS} FROM (SELECT uid FROM messages WHERE mailbox_id = ?"
+            "  ORDER BY internal_date DESC, uid DESC LIMIT ? OFFSET ?) p"
+            " JOIN messages m ON m.mailbox_id = ? AND m.uid = p.uid JOIN blobs b ON b.id = m.blob_id"
+            " ORDER BY m.internal_date DESC, m.uid DESC",
+            (mailbox_id, limit, offset, mailbox_id),
         )
         .fetchall()
     )
@@ -126,10 +131,13 @@ def conversation(store: SQLiteStore, account_id: int, seed: MessageSummary, limi
         if not ids:
             break
         marks = ",".join("?" * len(ids))
+        # From the linked contents (both columns indexed) to their messages; starting from the
+        # account's mailboxes instead would read every message it has.
         rows = db.execute(
             f"SELECT {_SUMMARY_COLUMNS} {_FROM} JOIN mailboxes x ON x.id = m.mailbox_id"
-            f" WHERE x.account_id = ? AND (b.message_id IN ({marks}) OR b.in_reply_to IN ({marks})) LIMIT ?",
-            (account_id, *ids, *ids, limit),
+            f" WHERE m.blob_id IN (SELECT id FROM blobs WHERE message_id IN ({marks})"
+            f"  UNION SELECT id FROM blobs WHERE in_reply_to IN ({marks})) AND x.account_id = ? LIMIT ?",
+            (*ids, *ids, account_id, limit),
         ).fetchall()
         grown = set(ids)
         for row in rows:
@@ -143,6 +151,9 @@ def conversation(store: SQLiteStore, account_id: int, seed: MessageSummary, limi
 
 
 SEARCH_FIELDS = ("all", "from", "to", "subject", "body", "attachments")
+_CHUNK = 900  # full-text matches read per step, newest first (and bound parameters per statement)
+_MAX_STREAMED = 20_000  # matches read that way before falling back to one exact query
+_MAX_LATE = 40  # messages newer than the streamed part but with older content, checked one by one
 
 
 def search(
@@ -159,23 +170,34 @@ def search(
     attachments: bool = False,
     limit: int = 200,
 ) -> list[MessageSummary]:
-    """Messages of the account matching `text` in `field` and the filters, newest first.
+    """The newest `limit` messages of the account matching `text` in `field` and the filters.
 
-    Text goes through the trigram full-text index when it is three characters or more (the
-    same index IMAP SEARCH uses); From/To/Subject are matched on the listed columns.
+    Text of three characters or more goes through the trigram full-text index (the one IMAP
+    SEARCH uses; From/To/Subject use its headers column, then check the listed columns). A
+    common word matches most of a 100,000-message account, and reading every match before
+    sorting costs far more than the 200 ms target, so matches are read newest content first,
+    a chunk at a time, until `limit` messages are found (see `_fts_newest`). Searches without
+    such text walk each folder newest first on the (mailbox_id, internal_date, uid) index and
+    stop at `limit`.
     """
     if field not in SEARCH_FIELDS:
         raise ValueError(field)
-    where = ["x.account_id = ?"]
-    params: list[object] = [account_id]
+    db = store._reader()
+    if mailbox_id is not None:
+        boxes = [mailbox_id] if _owned(db, account_id, mailbox_id) else []
+    else:
+        boxes = [row[0] for row in db.execute("SELECT id FROM mailboxes WHERE account_id = ?", (account_id,))]
+    if not boxes:
+        return []
+    where: list[str] = []
+    params: list[object] = []
+    match: str | None = None
     text = text.strip()
     if text:
+        quoted = '"' + text.replace('"', '""') + '"'
         if field in ("all", "body", "attachments"):
-            column = {"all": None, "body": "body", "attachments": "attachments"}[field]
             if len(text) >= 3:
-                quoted = '"' + text.replace('"', '""') + '"'
-                where.append("m.blob_id IN (SELECT rowid FROM blob_text WHERE blob_text MATCH ?)")
-                params.append(f"{column} : {quoted}" if column else quoted)
+                match = quoted if field == "all" else f"{field} : {quoted}"
             else:
                 haystack = {
                     "all": "t.headers || ' ' || t.body || ' ' || t.attachments",
@@ -183,10 +205,13 @@ def search(
                     "attachments": "t.attachments",
                 }[field]
                 where.append(
-                    f"m.blob_id IN (SELECT t.rowid FROM blob_text t WHERE instr(lower({haystack}), lower(?)) > 0)"
+                    "EXISTS (SELECT 1 FROM blob_text t WHERE t.rowid = m.blob_id"
+                    f" AND instr(lower({haystack}), lower(?)) > 0)"
                 )
                 params.append(text)
         else:
+            if len(text) >= 3:
+                match = f"headers : {quoted}"  # a superset; the columns below decide
             haystack = {
                 "from": "b.sender || ' ' || coalesce(json_extract(b.parsed, '$.from_'), '')",
                 "to": "coalesce(json_extract(b.parsed, '$.to'), '') || coalesce(json_extract(b.parsed, '$.cc'), '')",
@@ -194,9 +219,6 @@ def search(
             }[field]
             where.append(f"instr(lower({haystack}), lower(?)) > 0")
             params.append(text)
-    if mailbox_id is not None:
-        where.append("m.mailbox_id = ?")
-        params.append(mailbox_id)
     if since is not None:
         where.append("m.internal_date >= ?")
         params.append(since)
@@ -209,16 +231,124 @@ def search(
         where.append(f"m.flags & {_FLAGGED}")
     if attachments:
         where.append("b.has_attachments")
-    rows = (
-        store._reader()
-        .execute(
-            f"SELECT {_SUMMARY_COLUMNS} {_FROM} JOIN mailboxes x ON x.id = m.mailbox_id"
-            f" WHERE {' AND '.join(where)} ORDER BY m.internal_date DESC, m.uid DESC LIMIT ?",
-            (*params, limit),
-        )
-        .fetchall()
+    condition = " AND ".join(where) or "1"
+    if match is None:
+        keys = _newest(db, boxes, condition, params, limit)
+    else:
+        keys = _fts_newest(db, boxes, match, condition, params, limit)
+    return _by_keys(db, keys)
+
+
+def _owned(db: sqlite3.Connection, account_id: int, mailbox_id: int) -> bool:
+    return bool(
+        db.execute("SELECT 1 FROM mailboxes WHERE id = ? AND account_id = ?", (mailbox_id, account_id)).fetchone()
     )
-    return [_summary(row) for row in rows]
+
+
+_Key = tuple[int, int, int]  # (internal_date, uid, mailbox_id): sorts newest first when reversed
+
+
+def _newest(db: sqlite3.Connection, boxes: list[int], condition: str, params: list[object], limit: int) -> list[_Key]:
+    """Each folder walked newest first on its arrival index, stopping at `limit` matches; merged."""
+    found: list[_Key] = []
+    for box in boxes:
+        found += db.execute(
+            "SELECT m.internal_date, m.uid, m.mailbox_id FROM messages m JOIN blobs b ON b.id = m.blob_id"
+            f" WHERE m.mailbox_id = ? AND {condition} ORDER BY m.internal_date DESC, m.uid DESC LIMIT ?",
+            (box, *params, limit),
+        ).fetchall()
+    return sorted(found, reverse=True)[:limit]
+
+
+def _fts_newest(
+    db: sqlite3.Connection, boxes: list[int], match: str, condition: str, params: list[object], limit: int
+) -> list[_Key]:
+    """The newest `limit` messages whose content matches `match`, without reading every match.
+
+    Content rows (blob ids) are stored in arrival order, so the full-text index is read from the
+    highest id down, a chunk at a time, and each chunk mapped to the account's messages, until
+    `limit` are found. Arrival order is almost always date order, but not quite (a copy keeps its
+    date, identical content is stored once), so the result is then made exact: any message at
+    least as new as the `limit`-th found whose content lies in the part not read yet is checked
+    on its own. When too many such messages exist, or the account holds few of the matches, one
+    exact query over every match is used instead.
+    """
+    execute = db.execute
+    in_boxes = f"m.mailbox_id IN ({','.join(str(int(b)) for b in boxes)})"
+    found: dict[tuple[int, int], _Key] = {}
+    lowest: int | None = None
+    streamed = 0
+    exhausted = False
+    while len(found) < limit:
+        ids = [
+            row[0]
+            for row in execute(
+                "SELECT rowid FROM blob_text WHERE blob_text MATCH ?"
+                + (" AND rowid < ?" if lowest is not None else "")
+                + " ORDER BY rowid DESC LIMIT ?",
+                (match, *([lowest] if lowest is not None else []), _CHUNK),
+            )
+        ]
+        if ids:
+            lowest = ids[-1]
+            streamed += len(ids)
+            marks = ",".join("?" * len(ids))
+            for key in execute(
+                "SELECT m.internal_date, m.uid, m.mailbox_id FROM messages m JOIN blobs b ON b.id = m.blob_id"
+                f" WHERE m.blob_id IN ({marks}) AND {in_boxes} AND {condition}",
+                (*ids, *params),
+            ):
+                found[(key[2], key[1])] = key
+        if len(ids) < _CHUNK:
+            exhausted = True
+            break
+        if streamed >= _MAX_STREAMED and len(found) < limit:
+            return _fts_exact(db, in_boxes, match, condition, params, limit)
+    ranked = sorted(found.values(), reverse=True)
+    if exhausted or lowest is None:
+        return ranked[:limit]
+    threshold = ranked[limit - 1][0]
+    late = execute(
+        "SELECT m.internal_date, m.uid, m.mailbox_id, m.blob_id FROM messages m JOIN blobs b ON b.id = m.blob_id"
+        f" WHERE {in_boxes} AND m.internal_date >= ? AND m.blob_id < ? AND {condition} LIMIT ?",
+        (threshold, lowest, *params, _MAX_LATE + 1),
+    ).fetchall()
+    if len(late) > _MAX_LATE:
+        return _fts_exact(db, in_boxes, match, condition, params, limit)
+    for date, uid, box, blob_id in late:
+        if execute("SELECT 1 FROM blob_text WHERE blob_text MATCH ? AND rowid = ?", (match, blob_id)).fetchone():
+            found[(box, uid)] = (date, uid, box)
+    return sorted(found.values(), reverse=True)[:limit]
+
+
+def _fts_exact(
+    db: sqlite3.Connection, in_boxes: str, match: str, condition: str, params: list[object], limit: int
+) -> list[_Key]:
+    return db.execute(
+        "SELECT m.internal_date, m.uid, m.mailbox_id FROM messages m JOIN blobs b ON b.id = m.blob_id"
+        f" WHERE {in_boxes} AND m.blob_id IN (SELECT rowid FROM blob_text WHERE blob_text MATCH ?) AND {condition}"
+        " ORDER BY m.internal_date DESC, m.uid DESC LIMIT ?",
+        (match, *params, limit),
+    ).fetchall()
+
+
+def _by_keys(db: sqlite3.Connection, keys: list[_Key]) -> list[MessageSummary]:
+    """The list lines of `keys`, in that order: the costly columns are read for these rows only."""
+    if not keys:
+        return []
+    rows: dict[tuple[int, int], MessageSummary] = {}
+    by_box: dict[int, list[int]] = {}
+    for _, uid, box in keys:
+        by_box.setdefault(box, []).append(uid)
+    for box, uids in by_box.items():
+        for start in range(0, len(uids), _CHUNK):
+            chunk = uids[start : start + _CHUNK]
+            for row in db.execute(
+                f"SELECT {_SUMMARY_COLUMNS} {_FROM} WHERE m.mailbox_id = ? AND m.uid IN ({','.join('?' * len(chunk))})",
+                (box, *chunk),
+            ):
+                rows[(row[0], row[1])] = _summary(row)
+    return [rows[(box, uid)] for _, uid, box in keys if (box, uid) in rows]
 
 
 # -- address book ------------------------------------------------------------------------------
@@ -282,3 +412,62 @@ def delete_contacts(store: SQLiteStore, account_id: int, contact_ids: Sequence[i
         )
 
     return store._write(run)
+
+
+# -- writing: signature and recipient suggestions ------------------------------------------------
+
+
+def signature(store: SQLiteStore, account_id: int) -> str:
+    """The account's webmail signature ("" when none)."""
+    row = store._reader().execute("SELECT signature FROM web_prefs WHERE account_id = ?", (account_id,)).fetchone()
+    return str(row[0]) if row else ""
+
+
+def save_signature(store: SQLiteStore, account_id: int, text: str) -> Pending[None]:
+    def run(tx: Transaction) -> None:
+        tx.db.execute(
+            "INSERT INTO web_prefs (account_id, signature) VALUES (?, ?)"
+            " ON CONFLICT (account_id) DO UPDATE SET signature = excluded.signature",
+            (account_id, text),
+        )
+
+    return store._write(run)
+
+
+def correspondents(store: SQLiteStore, account_id: int, query: str, limit: int = 10) -> list[str]:
+    """Addresses the account wrote to that contain `query`, most written-to first.
+
+    The protection pipeline keeps this list (filter_correspondents) for its "known sender"
+    signal; the webmail reads it for autocomplete and adds to it when it sends.
+    """
+    rows = store._reader().execute(
+        "SELECT address FROM filter_correspondents WHERE account_id = ? AND instr(address, lower(?)) > 0"
+        " ORDER BY messages DESC, last DESC LIMIT ?",
+        (account_id, query, limit),
+    )
+    return [row[0] for row in rows]
+
+
+def recent_senders(store: SQLiteStore, mailbox_id: int, query: str, limit: int = 10, window: int = 2000) -> list[str]:
+    """People who wrote to a mailbox lately ("Name <address>"), matching `query`, newest first.
+
+    Only the newest `window` messages are looked at, so a 100,000-message INBOX costs the same
+    as a small one.
+    """
+    rows = store._reader().execute(
+        "SELECT b.sender, json_extract(b.parsed, '$.from_[0][0]') FROM (SELECT uid FROM messages"
+        "  WHERE mailbox_id = ? ORDER BY internal_date DESC, uid DESC LIMIT ?) p"
+        " JOIN messages m ON m.mailbox_id = ? AND m.uid = p.uid JOIN blobs b ON b.id = m.blob_id"
+        " WHERE b.sender != '' AND (instr(lower(b.sender), lower(?)) > 0"
+        "  OR instr(lower(coalesce(json_extract(b.parsed, '$.from_[0][0]'), '')), lower(?)) > 0)"
+        " ORDER BY m.internal_date DESC",
+        (mailbox_id, window, mailbox_id, query, query),
+    )
+    found: dict[str, str] = {}
+    for address, name in rows:
+        key = address.lower()
+        if key not in found:
+            found[key] = f'"{name}" <{address}>' if name else address
+        if len(found) >= limit:
+            break
+    return list(found.values())
