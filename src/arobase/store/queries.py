@@ -112,14 +112,6 @@ def _select(columns: Sequence[str]) -> str:
     return f"SELECT {select} FROM messages m{join} WHERE m.mailbox_id = ?"
 
 
-def message_parts(store: SQLiteStore, digest: str) -> list[Part]:
-    """The MIME parts (with offsets) of a stored message, from its ingest record: no reparse."""
-    row = _db(store).execute("SELECT parsed FROM blobs WHERE hash = ?", (digest,)).fetchone()
-    if row is None:
-        return []
-    return parts_from_record(row[0])
-
-
 def parts_from_record(record: str) -> list[Part]:
     return [Part(**p) for p in json.loads(record)["parts"]]
 
@@ -147,23 +139,6 @@ def select_snapshot(
         return box, uids, unseen or 0
     finally:
         db.execute("COMMIT")
-
-
-def blob_hash(store: SQLiteStore, mailbox_id: int, uid: int) -> str | None:
-    row = (
-        _db(store)
-        .execute(
-            "SELECT b.hash FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.mailbox_id = ? AND m.uid = ?",
-            (mailbox_id, uid),
-        )
-        .fetchone()
-    )
-    return row[0] if row else None
-
-
-def deleted_uids(store: SQLiteStore, mailbox_id: int) -> list[int]:
-    """UIDs flagged \\Deleted, ascending."""
-    return uids_with_flag(store, mailbox_id, FLAG_BITS["\\deleted"], True)
 
 
 # -- search leaves: each returns the UIDs of a mailbox matching one condition ----------------------
