@@ -309,3 +309,29 @@ def test_fast_header_paths_agree_with_the_parser_rule(raw: bytes, names: list[st
     assert header == raw[:body_start]
     for exclude in (False, True):
         assert header_fields(header, names, exclude=exclude) == _header_fields_by_line(header, names, exclude=exclude)
+
+
+async def test_header_sections_of_odd_and_large_messages(client: Client, store: Store, alice: Account) -> None:
+    """Header fetches read only the head of a message; messages without a blank line, or with bare
+    LFs, or kept in files, still give exactly the parser's header."""
+    odd = [
+        b"Subject: no body, no blank line\r\nFrom: a@b.test\r\n",
+        b"Subject: bare LF\nFrom: a@b.test\n\nbody\r\n\r\nmore\r\n",
+        b"Subject: big\r\nFrom: a@b.test\r\n\r\n" + b"x" * 200_000,
+    ]
+    for raw in odd:
+        deliver(store, alice, raw)
+    await select(client)
+    for seq, raw in enumerate(odd, start=1):
+        header = raw[: scan_header(raw, 0, len(raw))[1]]
+        out = await client.run(body(*simple("RFC822.HEADER"), sequence=str(seq)))
+        assert out == b"* %d FETCH (RFC822.HEADER {%d}\r\n%s)\r\nTAG OK FETCH completed\r\n" % (
+            seq,
+            len(header),
+            header,
+        )
+        section = ast.Section(text="HEADER.FIELDS", fields=("FROM",))
+        out = await client.run(body(ast.FetchBody(section, peek=True), sequence=str(seq)))
+        assert out.endswith(
+            b"From: a@b.test" + (b"\n" if b"bare" in raw else b"\r\n") + b"\r\n)\r\nTAG OK FETCH completed\r\n"
+        )

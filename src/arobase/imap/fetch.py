@@ -52,7 +52,7 @@ def split_header(raw: bytes, start: int, end: int) -> tuple[bytes, int]:
     return raw[start:body_start], body_start
 
 
-_BLANK_LINE = re.compile(rb"^\r?\n", re.MULTILINE)
+_BARE_CR = re.compile(rb"\r(?!\n)")
 
 
 @lru_cache(maxsize=256)
@@ -63,17 +63,14 @@ def _fields_pattern(names: tuple[str, ...], exclude: bool) -> re.Pattern[bytes]:
 
 
 def header_fields(header: bytes, names: Sequence[str], *, exclude: bool = False) -> bytes:
-    """The fields of `header` named (or, with `exclude`, not named) in `names`.
+    """The fields of `header` (a header as `split_header` gives it) named, or not, in `names`.
 
     Names match case-insensitively; fields keep the order and the exact bytes (folding
     included) of the message; the blank line that ends a header is always added.
     """
-    if b"\r" in header and header.count(b"\r") != header.count(b"\r\n"):
+    if _BARE_CR.search(header):
         return _header_fields_by_line(header, names, exclude=exclude)  # bare CRs: line by line
-    blank = _BLANK_LINE.search(header)
-    if blank is not None:
-        header = header[: blank.start()]
-    out = [m.group(0) for m in _fields_pattern(tuple(names), exclude).finditer(header)]
+    out = _fields_pattern(tuple(names), exclude).findall(header)
     if out and not out[-1].endswith(b"\n"):
         out[-1] += b"\r\n"
     out.append(b"\r\n")
@@ -200,9 +197,16 @@ class Message:
     @property
     def raw(self) -> bytes:
         if self._raw is None:
-            data = self.row[self.offsets["data"]]
+            i = self.offsets.get("data")
+            data = self.row[i] if i is not None else None
             self._raw = bytes(data) if data is not None else self.store.blobs.get(str(self.row[self.offsets["hash"]]))
         return self._raw
+
+    @property
+    def head(self) -> bytes:
+        """The message up to its first blank line (the store cuts it), or all of it."""
+        head = self.row[self.offsets["head"]]
+        return bytes(head) if head is not None else self.raw
 
     def parts(self) -> list[Part]:
         if self._parts is None:
@@ -295,8 +299,8 @@ def _simple(name: str, plan: FetchPlan) -> Renderer:
         plan.sets_seen = True
         return lambda m: b"RFC822 " + literal(m.raw)
     if name == "RFC822.HEADER":
-        plan.need("data", "hash")
-        return lambda m: b"RFC822.HEADER " + literal(split_header(m.raw, 0, len(m.raw))[0])
+        plan.need("head", "hash")
+        return lambda m: b"RFC822.HEADER " + literal(split_header(m.head, 0, len(m.head))[0])
     if name == "RFC822.TEXT":
         plan.need("data", "hash")
         plan.sets_seen = True
@@ -309,7 +313,10 @@ def _utc(seconds: int) -> datetime:
 
 
 def _body(item: ast.FetchBody, plan: FetchPlan) -> Renderer:
-    plan.need("data", "hash")
+    # The top-level header alone (what mail clients fetch for every message) needs only the
+    # bytes up to the first blank line, which the store cuts out: a tenth of the message.
+    header_only = not item.section.part and item.section.text in ("HEADER", "HEADER.FIELDS", "HEADER.FIELDS.NOT")
+    plan.need("head" if header_only else "data", "hash")
     if item.section.part:
         plan.need("parsed")
     if not item.peek:
@@ -317,7 +324,7 @@ def _body(item: ast.FetchBody, plan: FetchPlan) -> Renderer:
     name = b"BODY[" + section_name(item.section) + b"]"
 
     def render(m: Message) -> bytes:
-        data, origin = partial(section_bytes(m.raw, m.parts, item.section), item.partial)
+        data, origin = partial(section_bytes(m.head if header_only else m.raw, m.parts, item.section), item.partial)
         return name + origin + b" " + literal(data)
 
     return render
@@ -400,7 +407,7 @@ def fetch_responses(
     extra_flags = bool(flags_changed) and not plan.has_flags
     recent = view.recent
     uids = [u for _, u in targets]
-    step = 200 if "data" in columns else chunk
+    step = 200 if "data" in columns else 1000 if "head" in columns else chunk
     if plan.copies is not None and not extra_flags:
         yield from _copied_lines(view, plan.copies, offsets, columns, targets, uids, step)
         return

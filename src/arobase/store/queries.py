@@ -31,6 +31,12 @@ _COLUMNS: dict[str, tuple[str, str]] = {
     "hash": ("b.hash", "b"),
     "preview": ("b.preview", "b"),
     "data": ("d.data", "d"),  # the bytes of small messages (NULL for those kept in files)
+    # small messages up to their first blank line (CRLF CRLF), all of them when there is none
+    "head": (
+        "CASE WHEN instr(d.data, x'0d0a0d0a') > 0 THEN substr(d.data, 1, instr(d.data, x'0d0a0d0a') + 3)"
+        " ELSE d.data END",
+        "d",
+    ),
     "parsed": ("b.parsed", "b"),
 }
 _WIDTH = {"flags": 2, "date": 2}
