@@ -13,6 +13,8 @@ import http.server
 import shutil
 import threading
 from collections.abc import Iterator
+from email import message_from_bytes
+from email.policy import default
 from pathlib import Path
 
 import pytest
@@ -130,7 +132,12 @@ def test_read_compose_folders_search(browser: Browser, live: str, mail_app: App)
     page.goto(live + "/compose")
     page.fill("#to", PIERRE[0])
     page.fill("#subject", "Browser hello")
-    page.fill("#body", "Sent from Chromium.")
+    page.click("#editor")
+    page.keyboard.type("Sent from ")
+    page.click("button[data-command=bold]")
+    page.keyboard.type("Chromium")
+    page.click("button[data-command=bold]")
+    page.keyboard.type(".")
     page.set_input_files("#files", files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"some notes"}])
     page.screenshot(path=str(SHOTS / "compose-desktop.png"))
     page.click("button[value=send]")
@@ -139,6 +146,9 @@ def test_read_compose_folders_search(browser: Browser, live: str, mail_app: App)
     (got,) = mail_app.store.list_messages(pierre_inbox.id)
     parsed = parse_message(mail_app.store.read_blob(got.blob))
     assert parsed.subject == "Browser hello" and parsed.attachment_names == ["notes.txt"]
+    sent = message_from_bytes(mail_app.store.read_blob(got.blob), policy=default)
+    assert "<b>Chromium</b>" in sent.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert "Sent from *Chromium*." in sent.get_body(("plain",)).get_content()  # type: ignore[union-attr]
 
     # A new folder, then move the report into it.
     page.goto(live + "/folders")
@@ -219,4 +229,30 @@ def test_hostile_html_runs_nothing(browser: Browser, live: str, mail_app: App, s
     page.wait_for_timeout(1000)
     assert dialogs == []
     assert set(Sink.hits) <= {"/remote.png"}
+    context.close()
+
+
+def test_drafts_save_themselves_and_resume(browser: Browser, live: str, mail_app: App) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    sign_in(page, live, ARTHUR[0], ARTHUR[1])
+    page.goto(live + "/compose")
+    assert "at most in all" in page.inner_text("#files-limit")
+    page.fill("#to", PIERRE[0])
+    page.fill("#subject", "Unfinished")
+    page.click("#editor")
+    page.click("button[data-command=insertUnorderedList]")
+    page.keyboard.type("first point")
+    page.wait_for_selector("text=Draft saved at", timeout=15_000)
+    drafts = mail_app.store.get_mailbox(mail_app.accounts.get(ARTHUR[0]).id, "Drafts")
+    (draft,) = mail_app.store.list_messages(drafts.id)
+    saved = message_from_bytes(mail_app.store.read_blob(draft.blob), policy=default)
+    assert "<li>first point</li>" in saved.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    # Leaving and coming back through Drafts: the list is still a list in the editor.
+    page.goto(f"{live}/compose?mode=draft&ref={drafts.id}:{draft.uid}")
+    assert page.locator("#editor li", has_text="first point").count() == 1
+    page.click("button[value=send]")
+    page.wait_for_selector("text=Message sent.")
+    assert not mail_app.store.list_messages(drafts.id)
     context.close()

@@ -13,7 +13,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..app import App
-from . import auth, compose, contacts, events, folders, messages, search
+from . import auth, compose, contacts, events, folders, messages, search, settings
 from .core import HERE, LoginRequired, Web
 
 APP_CSP = (
@@ -97,6 +97,8 @@ def routes() -> list[Route | Mount]:
         Route("/contacts/import", contacts.import_, methods=["POST"]),
         Route("/contacts/export.vcf", contacts.export),
         Route("/contacts/complete", contacts.complete),
+        Route("/settings", settings.index, methods=["GET"]),
+        Route("/settings", settings.save, methods=["POST"]),
         Route("/events", events.stream),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]

@@ -18,12 +18,12 @@ from email.policy import SMTP
 
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from ..addressing import AddressError, parse_address
 from ..services.delivery import Origin
 from ..store import Account, QuotaExceeded, webmail
-from . import mailview
+from . import mailview, richtext
 from .core import Ctx, folder_url, message_ref, parse_ref, protect, require
 
 
@@ -38,6 +38,7 @@ class Draft:
     bcc: str = ""
     subject: str = ""
     body: str = ""
+    html: str = ""  # the rich-text editor's HTML (sent as the text/html alternative); "" for plain text
     in_reply_to: str = ""
     references: str = ""
     replied: str = ""  # "box:uid" of the message answered, flagged \Answered once sent
@@ -58,10 +59,16 @@ def _quote(text: str) -> str:
     return "\n".join("> " + line if line else ">" for line in text.split("\n"))
 
 
+def _signed(ctx: Ctx, text: str) -> str:
+    """`text` with the account's signature after the usual "-- " separator line, when it has one."""
+    signature = webmail.signature(ctx.store, ctx.account.id).strip("\n")
+    return f"\n\n-- \n{signature}{text}" if signature else text
+
+
 async def form(request: Request) -> Response:
     """The compose form, filled for a reply, a forward or an existing draft."""
     ctx = require(request)
-    draft = Draft(to=request.query_params.get("to", ""))
+    draft = Draft(to=request.query_params.get("to", ""), body=_signed(ctx, ""))
     mode = request.query_params.get("mode", "")
     ref = parse_ref(request.query_params.get("ref", ""))
     if ref is not None:
@@ -69,7 +76,23 @@ async def form(request: Request) -> Response:
         found = webmail.summaries(ctx.store, box.id, [ref[1]])
         if found:
             draft = await _prefill(ctx, found[0], mode)
-    return ctx.render("compose.html", title=ctx._("Compose"), d=draft, error="")
+    return _form(ctx, draft)
+
+
+def _form(ctx: Ctx, draft: Draft, error: str = "", status: int = 200) -> Response:
+    return ctx.render(
+        "compose.html",
+        status,
+        title=ctx._("Compose"),
+        d=draft,
+        error=error,
+        max_upload=ctx.web.max_upload,
+        max_upload_text=_size(ctx.web.max_upload),
+    )
+
+
+def _size(n: int) -> str:
+    return f"{n / 1_048_576:.0f} MB" if n >= 1_048_576 else f"{max(1, n // 1024)} KB"
 
 
 async def _prefill(ctx: Ctx, m: webmail.MessageSummary, mode: str) -> Draft:
@@ -79,13 +102,15 @@ async def _prefill(ctx: Ctx, m: webmail.MessageSummary, mode: str) -> Draft:
     text = body.text if body.kind == "text" else _html_text(body.text)
     ref = message_ref(m.mailbox_id, m.uid)
     if mode == "draft":
+        rich = richtext.clean(body.text) if body.kind == "html" else ""
         kept = [(p.number, p.filename or p.content_type) for p in mailview.attachments(parsed)]
         return Draft(
             to=_addresses([_format(a.name, a.email) for a in parsed.to if a.email]),
             cc=_addresses([_format(a.name, a.email) for a in parsed.cc if a.email]),
             bcc=_addresses([_format(a.name, a.email) for a in parsed.bcc if a.email]),
             subject=parsed.subject,
-            body=text,
+            body=richtext.to_plain(rich) if rich else text,
+            html=rich,
             in_reply_to=parsed.in_reply_to or "",
             references=" ".join(parsed.references),
             draft=ref,
@@ -98,7 +123,7 @@ async def _prefill(ctx: Ctx, m: webmail.MessageSummary, mode: str) -> Draft:
         forwarded = parsed.subject.lower().startswith(("fwd:", "fw:", "tr:"))
         subject = parsed.subject if forwarded else "Fwd: " + parsed.subject
         intro = f"\n\n-------- Forwarded message --------\nFrom: {sender}\nDate: {when}\nSubject: {parsed.subject}\n\n"
-        return Draft(subject=subject, body=intro + text, forward=ref)
+        return Draft(subject=subject, body=_signed(ctx, intro + text), forward=ref)
     me = ctx.account.address.lower()
     to = [_format(a.name, a.email) for a in author if a.email]
     cc: list[str] = []
@@ -114,7 +139,7 @@ async def _prefill(ctx: Ctx, m: webmail.MessageSummary, mode: str) -> Draft:
         to=_addresses(to),
         cc=_addresses(cc),
         subject=subject,
-        body=f"\n\n{sender} ({when}):\n{_quote(text)}\n",
+        body=_signed(ctx, f"\n\n{sender} ({when}):\n{_quote(text)}\n"),
         in_reply_to=parsed.message_id or "",
         references=" ".join(f"<{r.strip('<>')}>" for r in refs[-20:]),
         replied=ref,
@@ -144,7 +169,14 @@ async def _build(ctx: Ctx, draft: Draft, uploads: list[UploadFile], *, with_bcc:
     if draft.references:
         msg["References"] = draft.references
     msg["User-Agent"] = "Arobase webmail"
-    msg.set_content(draft.body.replace("\r\n", "\n"))
+    rich = richtext.clean(draft.html) if draft.html.strip() else ""
+    if rich:
+        msg.set_content(richtext.to_plain(rich) + "\n")
+        msg.add_alternative(
+            f'<!doctype html><html><head><meta charset="utf-8"></head><body>{rich}</body></html>\n', subtype="html"
+        )
+    else:
+        msg.set_content(draft.body.replace("\r\n", "\n"))
     total = 0
     for upload in uploads:
         data = await upload.read()
@@ -245,6 +277,7 @@ async def _send(ctx: Ctx, draft: Draft, uploads: list[UploadFile], client_ip: st
     except QuotaExceeded:
         raise SendError(ctx._("a recipient's mailbox is full")) from None
     app.throttle.record_message(account.id, len(recipients))
+    await ctx.store.add_correspondents(account.id, [r.lower() for r in recipients])  # autocomplete, and "known sender"
     try:
         blob = await asyncio.to_thread(ctx.store.put_message, full)
         await ctx.store.append(account.id, _special_name(ctx, "\\Sent"), blob, ["\\Seen"])
@@ -288,10 +321,16 @@ async def submit(request: Request) -> Response:
     draft.kept = [(str(n), "") for n in data.getlist("keep")]
     uploads = [u for u in data.getlist("files") if isinstance(u, UploadFile) and (u.filename or u.size)]
     if data.get("action") == "draft":
+        fetched = request.headers.get("x-requested-with") == "fetch"
         try:
             draft.draft = await _save_draft(ctx, draft, uploads)
-        except SendError as e:
-            return ctx.render("compose.html", 400, title=ctx._("Compose"), d=draft, error=str(e))
+        except (SendError, QuotaExceeded) as e:
+            if fetched:
+                return JSONResponse({"error": str(e) or ctx._("the draft could not be saved")}, 400)
+            return _form(ctx, draft, str(e), 400)
+        if fetched:  # saved automatically while writing: the page stays, with the new draft's reference
+            saved = await _prefill(ctx, _summary(ctx, draft.draft), "draft")
+            return JSONResponse({"draft": draft.draft, "kept": saved.kept})
         ctx.flash(ctx._("Draft saved."))
         return RedirectResponse(f"/compose?mode=draft&ref={draft.draft}", 303)
     try:
@@ -304,7 +343,7 @@ async def submit(request: Request) -> Response:
             kept = draft.draft
         refilled = await _prefill(ctx, _summary(ctx, kept), "draft") if parse_ref(kept) else draft
         refilled.replied, refilled.forward = draft.replied, draft.forward
-        return ctx.render("compose.html", 400, title=ctx._("Compose"), d=refilled, error=error)
+        return _form(ctx, refilled, error, 400)
     await _drop_old_draft(ctx, draft)
     replied = parse_ref(draft.replied)
     if replied is not None:

@@ -126,11 +126,20 @@ async def import_(request: Request) -> Response:
 
 
 async def complete(request: Request) -> Response:
-    """Autocomplete for the recipient fields: contacts first, then people seen in the mailbox."""
+    """Autocomplete for the recipient fields: contacts first, then people written to, then recent senders."""
     ctx = require(request)
     q = request.query_params.get("q", "").strip()
     if len(q) < 1:
         return JSONResponse([])
-    contacts = webmail.list_contacts(ctx.store, ctx.account.id, q, 10)
-    found = [f'"{c.name}" <{c.email}>' if c.name else c.email for c in contacts]
-    return JSONResponse(found)
+    limit = 10
+    found: dict[str, str] = {}
+    for c in webmail.list_contacts(ctx.store, ctx.account.id, q, limit):
+        found.setdefault(c.email.lower(), f'"{c.name}" <{c.email}>' if c.name else c.email)
+    for address in webmail.correspondents(ctx.store, ctx.account.id, q, limit):
+        found.setdefault(address.lower(), address)
+    inbox = ctx.store.get_mailbox(ctx.account.id, "INBOX")
+    if inbox is not None and len(found) < limit:
+        for entry in webmail.recent_senders(ctx.store, inbox.id, q, limit):
+            address = entry.rpartition("<")[2].rstrip(">").lower()
+            found.setdefault(address, entry)
+    return JSONResponse(list(found.values())[:limit])

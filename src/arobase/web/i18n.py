@@ -134,6 +134,24 @@ FR: dict[str, str] = {
     "Not found.": "Introuvable.",
     "The folder contains subfolders; delete them first.": "Le dossier contient des sous-dossiers ; supprimez-les d'abord.",  # noqa: E501
     "This folder cannot be changed.": "Ce dossier ne peut pas être modifié.",
+    "Formatting": "Mise en forme",
+    "Bold": "Gras",
+    "Italic": "Italique",
+    "Bulleted list": "Liste à puces",
+    "Numbered list": "Liste numérotée",
+    "Link": "Lien",
+    "Link address (https://…)": "Adresse du lien (https://…)",
+    "Quote": "Citation",
+    "Attachments: %s at most in all.": "Pièces jointes : %s au plus en tout.",
+    "These attachments are too large: %s at most in all.": "Ces pièces jointes sont trop lourdes : %s au plus en tout.",
+    "Draft saved at %s.": "Brouillon enregistré à %s.",
+    "the draft could not be saved": "le brouillon n'a pas pu être enregistré",
+    "Settings": "Réglages",
+    "Settings saved.": "Réglages enregistrés.",
+    "Signature": "Signature",
+    'Added below new messages, replies and forwards, after a "-- " line.': (
+        "Ajoutée sous les nouveaux messages, réponses et transferts, après une ligne « -- »."
+    ),
 }
 
 TABLES = {"en": {}, "fr": FR}

@@ -135,3 +135,12 @@ def frame_csp(remote_images: bool) -> str:
         f"default-src 'none'; img-src {images}; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none';"
         " frame-ancestors 'self'; sandbox allow-popups allow-popups-to-escape-sandbox"
     )
+
+
+def defang(url: str) -> str:
+    """A link written so that it cannot be followed by a click: hxxp://example[.]com/..."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url.replace(".", "[.]").replace(":", "[:]", 1)
+    host, slash, path = rest.partition("/")
+    return scheme.replace("t", "x", 2) + "[://]" + host.replace(".", "[.]") + slash + path

@@ -69,6 +69,139 @@
     });
   });
 
+  // Writing: a small rich-text editor over the plain textarea (which is what is sent without JS),
+  // drafts saved automatically, and the attachment size limit checked before sending.
+  const composeForm = document.querySelector("form[data-compose]");
+  if (composeForm) {
+    const textarea = composeForm.querySelector("textarea[name=body]");
+    const htmlField = composeForm.querySelector("input[name=html]");
+    const toolbar = composeForm.querySelector(".toolbar");
+    const editor = document.createElement("div");
+    editor.className = "editor";
+    editor.contentEditable = "true";
+    editor.setAttribute("role", "textbox");
+    editor.setAttribute("aria-multiline", "true");
+    editor.setAttribute("aria-label", document.querySelector('label[for="body"]').textContent);
+    editor.id = "editor";
+
+    const escapeHtml = (t) => t.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+    function textToHtml(text) {
+      // Runs of "> " lines become a blockquote (nested for ">>"), other lines keep their breaks.
+      const lines = text.replace(/\r\n/g, "\n").split("\n");
+      let out = "";
+      for (let i = 0; i < lines.length; ) {
+        if (/^>/.test(lines[i])) {
+          const quoted = [];
+          while (i < lines.length && /^>/.test(lines[i])) quoted.push(lines[i++].replace(/^> ?/, ""));
+          out += "<blockquote>" + textToHtml(quoted.join("\n")) + "</blockquote>";
+        } else {
+          out += "<div>" + (escapeHtml(lines[i]) || "<br>") + "</div>";
+          i++;
+        }
+      }
+      return out;
+    }
+    editor.innerHTML = htmlField.value || textToHtml(textarea.value);
+    textarea.hidden = true;
+    textarea.removeAttribute("id");
+    textarea.parentNode.insertBefore(editor, textarea);
+    document.querySelector('label[for="body"]').setAttribute("for", "editor");
+    toolbar.hidden = false;
+    toolbar.addEventListener("click", (e) => {
+      const button = e.target.closest("button[data-command]");
+      if (!button) return;
+      editor.focus();
+      const command = button.dataset.command;
+      if (command === "createLink") {
+        const url = (window.prompt(button.dataset.prompt || "URL", "https://") || "").trim();
+        if (/^(https?:\/\/|mailto:)\S+$/i.test(url)) document.execCommand("createLink", false, url);
+      } else if (command === "quote") {
+        document.execCommand("formatBlock", false, "blockquote");
+      } else {
+        document.execCommand(command, false);
+      }
+      dirty = true;
+    });
+    function sync() {
+      htmlField.value = editor.innerHTML;
+      textarea.value = editor.innerText;
+    }
+
+    // Attachment size limit.
+    const files = composeForm.querySelector("input[type=file]");
+    const limitNote = document.getElementById("files-limit");
+    const max = Number(files.dataset.max || 0);
+    files.addEventListener("change", () => {
+      const total = Array.from(files.files).reduce((n, f) => n + f.size, 0);
+      const tooLarge = max > 0 && total > max;
+      files.setCustomValidity(tooLarge ? limitNote.dataset.tooLarge : "");
+      limitNote.classList.toggle("error", tooLarge);
+      if (tooLarge) files.reportValidity();
+      dirty = true;
+    });
+
+    // Drafts saved automatically: a few seconds after the last change, and when leaving the page.
+    const status = composeForm.querySelector(".saved");
+    let dirty = false;
+    let saving = null;
+    composeForm.addEventListener("input", () => { dirty = true; });
+    async function save() {
+      if (!dirty || saving || !files.checkValidity()) return saving;
+      dirty = false;
+      sync();
+      const data = new FormData(composeForm);
+      data.set("action", "draft");
+      saving = fetch("/compose", {
+        method: "POST",
+        body: data,
+        headers: { "X-Requested-With": "fetch", "X-CSRF-Token": csrf },
+      }).then(async (res) => {
+        if (!res.ok) { dirty = true; return; }
+        const saved = await res.json();
+        composeForm.querySelector("input[name=draft]").value = saved.draft;
+        // The draft now holds every attachment (uploaded, kept, forwarded): offer them as kept ones.
+        const kept = composeForm.querySelector("fieldset.kept");
+        kept.querySelectorAll("label").forEach((l) => l.remove());
+        saved.kept.forEach(([number, name]) => {
+          const label = document.createElement("label");
+          label.className = "check";
+          const box = document.createElement("input");
+          box.type = "checkbox"; box.name = "keep"; box.value = number; box.checked = true;
+          label.append(box, " " + name);
+          kept.append(label);
+        });
+        kept.hidden = !saved.kept.length;
+        composeForm.querySelector("input[name=forward]").value = "";
+        const forwarded = composeForm.querySelector(".forwarded");
+        if (forwarded) forwarded.remove();
+        files.value = "";
+        const now = new Date();
+        status.textContent = (status.dataset.saved || "%s").replace("%s", now.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }));
+      }).catch(() => { dirty = true; }).finally(() => { saving = null; });
+      return saving;
+    }
+    setInterval(save, 5000);
+    let submitting = false;
+    composeForm.addEventListener("submit", async (e) => {
+      sync();
+      if (submitting || !saving) { submitting = true; return; }
+      // A draft is being saved: wait for it, so the send names (and removes) the newest draft.
+      e.preventDefault();
+      const submitter = e.submitter;
+      await saving;
+      sync();
+      submitting = true;
+      composeForm.requestSubmit(submitter);
+    });
+    window.addEventListener("pagehide", () => {
+      if (!dirty || submitting) return;
+      sync();
+      const data = new FormData(composeForm);
+      data.set("action", "draft");
+      fetch("/compose", { method: "POST", body: data, keepalive: true, headers: { "X-Requested-With": "fetch", "X-CSRF-Token": csrf } });
+    });
+  }
+
   // Live unread counts over Server-Sent Events.
   if (csrf && window.EventSource) {
     const base = body.dataset.baseTitle || document.title;

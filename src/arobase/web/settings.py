@@ -1,0 +1,26 @@
+"""The reader's own settings: for now the signature added to new messages, replies and forwards."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from ..store import webmail
+from .core import protect, require
+
+MAX_SIGNATURE = 2000
+
+
+async def index(request: Request) -> Response:
+    ctx = require(request)
+    return ctx.render("settings.html", title=ctx._("Settings"), signature=webmail.signature(ctx.store, ctx.account.id))
+
+
+@protect
+async def save(request: Request) -> Response:
+    ctx = require(request)
+    form = await request.form()
+    text = str(form.get("signature") or "").replace("\r\n", "\n").strip("\n")[:MAX_SIGNATURE]
+    await webmail.save_signature(ctx.store, ctx.account.id, text)
+    ctx.flash(ctx._("Settings saved."))
+    return RedirectResponse("/settings", 303)
