@@ -256,3 +256,18 @@ def test_drafts_save_themselves_and_resume(browser: Browser, live: str, mail_app
     page.wait_for_selector("text=Message sent.")
     assert not mail_app.store.list_messages(drafts.id)
     context.close()
+
+
+def test_new_mail_appears_in_the_open_list(browser: Browser, live: str, mail_app: App) -> None:
+    deliver(mail_app, ARTHUR[0], simple("Older news"))
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    sign_in(page, live, ARTHUR[0], ARTHUR[1])
+    page.wait_for_function("document.title.startsWith('(1) ')")  # the stream is open
+    deliver(mail_app, ARTHUR[0], simple("Breaking news"))
+    page.wait_for_selector(".messages tbody tr.arrived >> text=Breaking news")
+    assert page.locator(".messages tbody tr").first.inner_text().count("Breaking news") == 1
+    assert page.locator(".messages tbody tr").count() == 2
+    page.wait_for_function("document.title.startsWith('(2) ')")
+    context.close()

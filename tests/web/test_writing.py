@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from email import message_from_bytes
 from email.policy import default
 
@@ -135,3 +136,26 @@ def test_attachment_limit_is_shown(client: TestClient, mail_app: App, arthur: st
     page = client.get("/compose").text
     limit = mail_app.config.web.max_upload
     assert f'data-max="{limit}"' in page and "at most in all" in page
+
+
+def test_live_stream_sends_new_messages_of_the_open_folder_as_rows(
+    client: TestClient, mail_app: App, arthur: str
+) -> None:
+    deliver(mail_app, ARTHUR[0], simple("Already shown"))
+    page = client.get("/mail/INBOX").text
+    box = mail_app.store.get_mailbox(mail_app.accounts.get(ARTHUR[0]).id, "INBOX")
+    assert f'data-live-box="{box.id}" data-after="1"' in page
+    deliver(mail_app, ARTHUR[0], simple("Fresh <news>", sender="Zoe <zoe@elsewhere.test>"))
+    with client.stream("GET", f"/events?box={box.id}&after=1") as stream:
+        first = next(stream.iter_text())
+    assert "event: counts" in first and "event: rows" in first
+    data = json.loads(first.split("event: rows\ndata: ", 1)[1].split("\n", 1)[0])
+    assert data["count"] == 1 and data["after"] == 2
+    assert (
+        "Fresh &lt;news&gt;" in data["html"] and f'value="{box.id}:2"' in data["html"] and "Already" not in data["html"]
+    )
+
+
+def test_live_stream_refuses_another_accounts_folder(client: TestClient, mail_app: App, arthur: str) -> None:
+    pierre_inbox = mail_app.store.get_mailbox(mail_app.accounts.get(PIERRE[0]).id, "INBOX")
+    assert client.get(f"/events?box={pierre_inbox.id}&after=0").status_code == 404

@@ -103,6 +103,19 @@ def message_page(store: SQLiteStore, mailbox_id: int, offset: int, limit: int) -
     return [_summary(row) for row in rows]
 
 
+def arrived_after(store: SQLiteStore, mailbox_id: int, uid: int, limit: int = 50) -> list[MessageSummary]:
+    """Messages of a mailbox with a UID above `uid` (new since a list was shown), newest first."""
+    rows = (
+        store._reader()
+        .execute(
+            f"SELECT {_SUMMARY_COLUMNS} {_FROM} WHERE m.mailbox_id = ? AND m.uid > ? ORDER BY m.uid DESC LIMIT ?",
+            (mailbox_id, uid, limit),
+        )
+        .fetchall()
+    )
+    return sorted((_summary(row) for row in rows), key=lambda s: (s.internal_date, s.uid), reverse=True)
+
+
 def summaries(store: SQLiteStore, mailbox_id: int, uids: Sequence[int]) -> list[MessageSummary]:
     """The list lines of some messages of one mailbox (missing UIDs are left out)."""
     found: list[MessageSummary] = []

@@ -26,9 +26,9 @@
   });
 
   // Keyboard shortcuts.
-  const rows = Array.from(document.querySelectorAll(".messages tbody tr"));
   let focused = -1;
   function focusRow(i) {
+    const rows = Array.from(document.querySelectorAll(".messages tbody tr"));
     if (!rows.length) return;
     focused = Math.max(0, Math.min(rows.length - 1, i));
     rows.forEach((r, j) => r.classList.toggle("focused", j === focused));
@@ -48,7 +48,11 @@
     else if (e.key === "c") { window.location.href = "/compose"; }
     else if (e.key === "j") { focusRow(focused + 1); }
     else if (e.key === "k") { focusRow(focused - 1); }
-    else if (e.key === "x" && focused >= 0) { const c = rows[focused].querySelector("input[type=checkbox]"); if (c) c.checked = !c.checked; }
+    else if (e.key === "x" && focused >= 0) {
+      const row = document.querySelectorAll(".messages tbody tr")[focused];
+      const c = row && row.querySelector("input[type=checkbox]");
+      if (c) c.checked = !c.checked;
+    }
     else if (["r", "a", "f", "u", "#"].includes(e.key)) { if (clickKey(e.key)) e.preventDefault(); }
   });
 
@@ -207,7 +211,27 @@
     const base = body.dataset.baseTitle || document.title;
     const live = document.querySelector(".live");
     let firstInbox = null;
-    const source = new EventSource("/events");
+    // A folder's first page also asks for its new messages, as rows to insert at the top.
+    const list = document.querySelector("table.messages[data-live-box]");
+    const query = list ? "?box=" + encodeURIComponent(list.dataset.liveBox) + "&after=" + encodeURIComponent(list.dataset.after) : "";
+    const source = new EventSource("/events" + query);
+    source.addEventListener("rows", (ev) => {
+      if (!list) return;
+      const data = JSON.parse(ev.data);
+      const holder = document.createElement("tbody");
+      holder.innerHTML = data.html;  // rendered by our own templates, escaped there
+      const tbody = list.tBodies[0];
+      const shown = new Set(Array.from(tbody.querySelectorAll('input[name="m"]')).map((c) => c.value));
+      const fresh = Array.from(holder.rows).filter((row) => {
+        const c = row.querySelector('input[name="m"]');
+        return c && !shown.has(c.value);
+      });
+      fresh.forEach((row) => row.classList.add("arrived"));
+      tbody.prepend(...fresh);
+      if (focused >= 0) focused += fresh.length;
+      const empty = document.querySelector("p.empty");
+      if (empty && fresh.length) empty.hidden = true;
+    });
     source.addEventListener("counts", (ev) => {
       const data = JSON.parse(ev.data);
       document.title = (data.inbox ? "(" + data.inbox + ") " : "") + base;
