@@ -13,7 +13,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..app import App
-from . import auth, compose, contacts, events, folders, messages, search, settings
+from . import auth, compose, contacts, events, folders, messages, protection, search, settings
 from .core import HERE, LoginRequired, Web
 
 APP_CSP = (
@@ -88,6 +88,8 @@ def routes() -> list[Route | Mount]:
         Route("/msg/{box:int}/{uid:int}/part/{number}", messages.part),
         Route("/msg/{box:int}/{uid:int}/original", messages.original),
         Route("/actions", messages.act, methods=["POST"]),
+        Route("/protection/judge", protection.judge, methods=["POST"]),
+        Route("/protection/release", protection.release, methods=["POST"]),
         Route("/compose", compose.form, methods=["GET"]),
         Route("/compose", compose.submit, methods=["POST"]),
         Route("/search", search.search),

@@ -149,6 +149,36 @@ FR: dict[str, str] = {
     "Settings": "Réglages",
     "Settings saved.": "Réglages enregistrés.",
     "Signature": "Signature",
+    "Be careful: this message may be phishing.": "Attention : ce message est peut-être une tentative d'hameçonnage.",
+    "This message looks like an attempt to steal your password or money.": (
+        "Ce message ressemble à une tentative de vol de mot de passe ou d'argent."
+    ),
+    "Its links are disabled. Do not enter a password or pay anything from this message. They point to:": (
+        "Ses liens sont désactivés. Ne saisissez aucun mot de passe et ne payez rien depuis ce message."
+        " Ils mènent vers :"
+    ),
+    "Why is this in Junk?": "Pourquoi ce message est-il dans Indésirables ?",
+    "The spam filter gave it %s points:": "Le filtre anti-spam lui a donné %s points :",
+    "It was moved here by you or by your mail program, not by the spam filter.": (
+        "Il a été déplacé ici par vous ou par votre logiciel de messagerie, pas par le filtre anti-spam."
+    ),
+    "Spam": "Spam",
+    "Not spam": "Pas du spam",
+    "Marked as spam and moved to Junk.": "Signalé comme spam et déplacé dans Indésirables.",
+    "Marked as not spam and moved to Inbox.": "Signalé comme légitime et déplacé dans la boîte de réception.",
+    "Dangerous attachments were taken out of this message.": (
+        "Des pièces jointes dangereuses ont été retirées de ce message."
+    ),
+    "The original was released to your Inbox.": "L'original a été remis dans votre boîte de réception.",
+    "Release the original": "Remettre l'original",
+    "Only if you trust the sender and expected these files.": (
+        "Seulement si vous connaissez l'expéditeur et attendiez ces fichiers."
+    ),
+    "The original is no longer held.": "L'original n'est plus conservé.",
+    "The original message, with its attachments, is in your Inbox.": (
+        "Le message original, avec ses pièces jointes, est dans votre boîte de réception."
+    ),
+    "This message was already released.": "Ce message a déjà été remis.",
     'Added below new messages, replies and forwards, after a "-- " line.': (
         "Ajoutée sous les nouveaux messages, réponses et transferts, après une ligne « -- »."
     ),

@@ -14,6 +14,7 @@ from markupsafe import Markup, escape
 from ..mime import ParsedMessage, Part
 from ..mime.text import decode_bytes, normalize_newlines
 from ..services.delivery import header_fields
+from .sanitize import defang
 
 
 def part_bytes(raw: bytes, part: Part) -> bytes:
@@ -88,17 +89,23 @@ def find_cid(parsed: ParsedMessage, cid: str) -> Part | None:
     return None
 
 
-_URL = re.compile(r"\b(https?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]])", re.I)
+URL_PATTERN = re.compile(r"\b(https?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]])", re.I)
 
 
-def linkify(line: str) -> Markup:
-    """Escape a line of plain text and turn http(s) URLs into links that open in a new tab."""
+def linkify(line: str, defanged: bool = False) -> Markup:
+    """Escape a line of plain text and turn http(s) URLs into links that open in a new tab.
+
+    In a message flagged as phishing, URLs are instead shown de-fanged (hxxps[://]...), not clickable.
+    """
     out = Markup("")
     pos = 0
-    for match in _URL.finditer(line):
+    for match in URL_PATTERN.finditer(line):
         out += escape(line[pos : match.start()])
         url = match.group(1)
-        out += Markup('<a href="{0}" target="_blank" rel="noopener noreferrer">{0}</a>').format(url)
+        if defanged:
+            out += Markup('<span class="defanged">{0}</span>').format(defang(url))
+        else:
+            out += Markup('<a href="{0}" target="_blank" rel="noopener noreferrer">{0}</a>').format(url)
         pos = match.end()
     return out + escape(line[pos:])
 
@@ -109,12 +116,12 @@ class TextBlock:
     html: Markup
 
 
-def text_blocks(text: str) -> list[TextBlock]:
+def text_blocks(text: str, defanged: bool = False) -> list[TextBlock]:
     """Plain text split into runs of ordinary and quoted ("> ") lines; quoted runs get folded."""
     blocks: list[TextBlock] = []
     for line in text.split("\n"):
         quoted = line.startswith(">")
-        rendered = linkify(line)
+        rendered = linkify(line, defanged)
         if blocks and blocks[-1].quoted == quoted:
             blocks[-1].html += Markup("\n") + rendered
         else:

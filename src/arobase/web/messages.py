@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from ..store import InvalidOperation, Mailbox, webmail
-from . import mailview
+from . import mailview, protection
 from .core import Ctx, folder_url, parse_ref, protect, require
 from .sanitize import clean_html, frame_csp, frame_document
 
@@ -37,6 +37,9 @@ async def read(request: Request) -> Response:
     from_domain = summary.sender.rpartition("@")[2]
     check = mailview.sender_check(raw, ctx.web.app.config.server.hostname, from_domain)
     thread = webmail.conversation(ctx.store, ctx.account.id, summary)
+    guard = protection.inspect(
+        ctx, box, summary.blob, raw, summary.sender, parsed.subject, body.text, body.kind == "html"
+    )
     names = {b.id: ctx.folder_name(b) for b in ctx.mailboxes()}
     boxes = [b for b in ctx.mailboxes() if b.selectable]
     return ctx.render(
@@ -46,7 +49,8 @@ async def read(request: Request) -> Response:
         m=summary,
         parsed=parsed,
         body=body,
-        blocks=mailview.text_blocks(body.text) if body.kind == "text" else [],
+        blocks=mailview.text_blocks(body.text, defanged=bool(guard.warning)) if body.kind == "text" else [],
+        guard=guard,
         attachments=mailview.attachments(parsed),
         check=check,
         thread=thread if len(thread) > 1 else [],
@@ -60,18 +64,21 @@ async def read(request: Request) -> Response:
 async def frame(request: Request) -> Response:
     """The sanitized HTML body, for the sandboxed iframe; carries its own, stricter CSP."""
     ctx = require(request)
-    _, summary = _message(ctx, request)
+    box, summary = _message(ctx, request)
     raw = await asyncio.to_thread(ctx.store.read_blob, summary.blob)
     parsed = await asyncio.to_thread(ctx.store.parsed, summary.blob)
     body = mailview.choose_body(raw, parsed)
     remote = request.query_params.get("images") == "1"
+    guard = protection.inspect(ctx, box, summary.blob, raw, summary.sender, parsed.subject, "", True)
 
     def inline_image(cid: str) -> tuple[str, bytes] | None:
         part = mailview.find_cid(parsed, cid)
         return (part.content_type, mailview.part_bytes(raw, part)) if part else None
 
     if body.kind == "html":
-        cleaned = await asyncio.to_thread(clean_html, body.text, inline_image, remote_images=remote)
+        cleaned = await asyncio.to_thread(
+            clean_html, body.text, inline_image, remote_images=remote, links=not guard.warning
+        )
         html = cleaned.html
     else:
         html = ""

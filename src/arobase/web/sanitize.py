@@ -68,13 +68,22 @@ class Cleaned:
 
 
 def clean_html(
-    source: str, inline_image: Callable[[str], tuple[str, bytes] | None], *, remote_images: bool = False
+    source: str,
+    inline_image: Callable[[str], tuple[str, bytes] | None],
+    *,
+    remote_images: bool = False,
+    links: bool = True,
 ) -> Cleaned:
-    """Sanitize one HTML body. `inline_image(cid)` returns (content type, bytes) of a cid: part, or None."""
+    """Sanitize one HTML body. `inline_image(cid)` returns (content type, bytes) of a cid: part, or None.
+
+    `links=False` (a message flagged as phishing) keeps the link texts but not their targets.
+    """
     blocked = 0
 
     def attribute_filter(tag: str, attribute: str, value: str) -> str | None:
         nonlocal blocked
+        if not links and attribute == "href":
+            return None
         if attribute == "style":
             return None if _BAD_STYLE.search(value) else value
         if tag == "img" and attribute == "src":
