@@ -271,3 +271,33 @@ def test_new_mail_appears_in_the_open_list(browser: Browser, live: str, mail_app
     assert page.locator(".messages tbody tr").count() == 2
     page.wait_for_function("document.title.startsWith('(2) ')")
     context.close()
+
+
+def test_junk_reasons_and_not_spam(browser: Browser, live: str, mail_app: App) -> None:
+    from datetime import UTC, datetime
+
+    from arobase.store import FilterVerdict
+
+    account = mail_app.accounts.get(ARTHUR[0])
+    blob = mail_app.store.put_message(simple("You won a prize", "Claim your prize now", sender="win@prize.test"))
+    junk, uid = mail_app.store.append(account.id, "Junk", blob).wait()
+    reasons = (
+        ("BAYES_99", 5.5, "Reads like the spam this account received before"),
+        ("SPF_FAIL", 2.0, "The sending server is not allowed to send for prize.test"),
+        ("KNOWN_SENDER", 0.0, ""),
+    )
+    verdict = FilterVerdict(account.id, blob.hash, "junk", 7.5, reasons, datetime.now(UTC))
+    mail_app.store.record_verdicts([verdict]).wait()
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    sign_in(page, live, ARTHUR[0], ARTHUR[1])
+    page.goto(f"{live}/msg/{junk.id}/{uid}")
+    banner = page.locator("details.banner.junk")
+    assert banner.locator("li").count() == 2 and "7.5 points" in banner.inner_text()
+    page.screenshot(path=str(SHOTS / "junk-desktop.png"))
+    banner.locator("button[value=ham]").click()
+    page.wait_for_selector("text=Marked as not spam and moved to Inbox.")
+    inbox = mail_app.store.get_mailbox(account.id, "INBOX")
+    assert [m.blob for m in mail_app.store.list_messages(inbox.id)] == [blob.hash]
+    context.close()
