@@ -146,3 +146,16 @@ def test_message_page_is_newest_first_with_offsets(mail_app: App) -> None:
     order = [f"m{i}" for i in sorted(range(7), key=lambda i: (i * 5) % 7, reverse=True)]
     assert subjects(webmail.message_page(mail_app.store, inbox.id, 0, 3)) == order[:3]
     assert subjects(webmail.message_page(mail_app.store, inbox.id, 3, 10)) == order[3:]
+
+
+def test_from_search_finds_an_encoded_name(mail_app: App) -> None:
+    """From goes through the decoded header index first, then the listed columns."""
+    raw = (
+        b"From: =?utf-8?q?Zo=C3=A9_Lef=C3=A8vre?= <zoe@elsewhere.test>\r\nTo: arthur.dupont@example.test\r\n"
+        b"Subject: hello\r\n\r\nbody\r\n"
+    )
+    account = mail_app.accounts.get(ARTHUR[0])
+    mail_app.store.append(account.id, "INBOX", mail_app.store.put_message(raw)).wait()
+    put(mail_app, ARTHUR[0], "not her", "Lefèvre is mentioned in the body only", BASE)
+    assert subjects(webmail.search(mail_app.store, account.id, "Lefèvre", field="from")) == ["hello"]
+    assert subjects(webmail.search(mail_app.store, account.id, "zoe@else", field="from")) == ["hello"]

@@ -226,8 +226,8 @@ def search(
             if len(text) >= 3:
                 match = f"headers : {quoted}"  # a superset; the columns below decide
             haystack = {
-                "from": "b.sender || ' ' || coalesce(json_extract(b.parsed, '$.from_'), '')",
-                "to": "coalesce(json_extract(b.parsed, '$.to'), '') || coalesce(json_extract(b.parsed, '$.cc'), '')",
+                "from": f"b.sender || ' ' || {_addresses('from_')}",
+                "to": f"{_addresses('to')} || ' ' || {_addresses('cc')}",
                 "subject": "b.subject",
             }[field]
             where.append(f"instr(lower({haystack}), lower(?)) > 0")
@@ -250,6 +250,18 @@ def search(
     else:
         keys = _fts_newest(db, boxes, match, condition, params, limit)
     return _by_keys(db, keys)
+
+
+def _addresses(key: str) -> str:
+    """SQL for the names and addresses of one address list of the parsed message, as plain text.
+
+    json_extract of the whole list would give JSON text, where "Zoé" is spelt "Zo\\u00e9".
+    """
+    return (
+        "coalesce((SELECT group_concat(coalesce(json_extract(a.value, '$[0]'), '') || ' '"
+        " || coalesce(json_extract(a.value, '$[1]'), '') || '@' || coalesce(json_extract(a.value, '$[2]'), ''), ' ')"
+        f" FROM json_each(b.parsed, '$.{key}') a), '')"
+    )
 
 
 def _owned(db: sqlite3.Connection, account_id: int, mailbox_id: int) -> bool:
