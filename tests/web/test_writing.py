@@ -110,7 +110,8 @@ def test_automatic_draft_save_answers_json_and_replaces_the_previous_one(
     assert f"{drafts.id}:{only.uid}" == second["draft"]
     # Resuming it: the editor gets the rich text back, the plain fallback its text.
     page = client.get(f"/compose?mode=draft&ref={second['draft']}").text
-    assert 'name="html" value="&lt;b&gt;v2&lt;/b&gt;"' in page and ">*v2*</textarea>" in page
+    assert 'id="draft-html" value="&lt;b&gt;v2&lt;/b&gt;"' in page and ">*v2*</textarea>" in page
+    assert 'name="html" value=""' in page  # without JS, the textarea is what gets sent
     assert "a.txt" in page
 
 

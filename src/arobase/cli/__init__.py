@@ -20,9 +20,17 @@ def _record(signum: int, _frame: FrameType | None) -> None:
 
 
 def _is_serve_command(argv: list[str]) -> bool:
+    """`arobase [--data DIR] serve`: the command is the first argument that is not an option."""
     program = Path(argv[0]) if argv else Path()
-    cli = program.name == "arobase" or (program.name == "__main__.py" and program.parent.name == "arobase")
-    return cli and "serve" in argv[1:]
+    if not (program.name == "arobase" or (program.name == "__main__.py" and program.parent.name == "arobase")):
+        return False
+    args = iter(argv[1:])
+    for arg in args:
+        if arg == "--data":
+            next(args, None)
+        elif not arg.startswith("-"):
+            return arg == "serve"
+    return False
 
 
 if _is_serve_command(sys.argv):

@@ -318,6 +318,7 @@ async def submit(request: Request) -> Response:
     data = await request.form()
     fields = {name: str(data.get(name) or "") for name in Draft.__dataclass_fields__ if name != "kept"}
     draft = Draft(**fields)
+    draft.html = richtext.clean(draft.html) if draft.html.strip() else ""  # shown again if the form comes back
     draft.kept = [(str(n), "") for n in data.getlist("keep")]
     uploads = [u for u in data.getlist("files") if isinstance(u, UploadFile) and (u.filename or u.size)]
     if data.get("action") == "draft":

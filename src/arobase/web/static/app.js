@@ -105,7 +105,8 @@
       }
       return out;
     }
-    editor.innerHTML = htmlField.value || textToHtml(textarea.value);
+    const saved = document.getElementById("draft-html");  // a resumed draft's rich text, cleaned by the server
+    editor.innerHTML = (saved && saved.value) || textToHtml(textarea.value);
     textarea.hidden = true;
     textarea.removeAttribute("id");
     textarea.parentNode.insertBefore(editor, textarea);
@@ -160,6 +161,7 @@
         body: data,
         headers: { "X-Requested-With": "fetch", "X-CSRF-Token": csrf },
       }).then(async (res) => {
+        if (res.status === 401 || res.status === 403) { clearInterval(timer); return; }  // signed out: stop trying
         if (!res.ok) { dirty = true; return; }
         const saved = await res.json();
         composeForm.querySelector("input[name=draft]").value = saved.draft;
@@ -184,7 +186,7 @@
       }).catch(() => { dirty = true; }).finally(() => { saving = null; });
       return saving;
     }
-    setInterval(save, 5000);
+    const timer = setInterval(save, 5000);
     let submitting = false;
     composeForm.addEventListener("submit", async (e) => {
       sync();
