@@ -1,7 +1,7 @@
 """What the protection pipeline decided, shown on a message, and the reader's say in it.
 
 The pipeline keeps one verdict per account and stored content (action, score, reasons in plain
-words) and writes X-Arobase-* header fields (only it can: ingest strips any it did not write).
+words) and writes X-Arobase-* header fields (SMTP ingest strips any it did not write).
 Here they become banners: why a message is in Junk, a phishing warning whose links are shown
 de-fanged and not clickable, and the attachments held in quarantine with a release button.
 "Spam" and "Not spam" teach the account's classifier (`arobase.filters.learn`) and move the
@@ -59,6 +59,9 @@ def links_in(text: str, html: bool) -> list[str]:
 def inspect(
     ctx: Ctx, box: Mailbox, blob: str, raw: bytes, sender: str, subject: str, body_text: str, html: bool
 ) -> Protection:
+    """The banners one message needs. The warning comes from the pipeline's X-Arobase-Warning field
+    (SMTP ingest strips any a sender wrote, and a forged one could only add a warning) or, failing
+    that, from a stored "warn" verdict."""
     verdict = ctx.store.get_verdict(ctx.account.id, blob)
     view = Protection(verdict, box.special_use == "\\Junk")
     warning = header_field(raw, "X-Arobase-Warning")
