@@ -14,7 +14,9 @@ import contextlib
 import ipaddress
 import logging
 import ssl
+import zlib
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -30,6 +32,27 @@ log = logging.getLogger("arobase.imap")
 READ_SIZE = 65536
 PREAUTH_TIMEOUT = 60.0  # before login: a client that says nothing is not a mail client
 HANDSHAKE_TIMEOUT = 30.0
+INFLATE_CHUNK = 4 * READ_SIZE  # a deflate bomb is inflated, fed and handled this much at a time
+
+
+class Deflate:
+    """COMPRESS=DEFLATE for one connection: raw deflate both ways, flushed at every write (RFC 4978)."""
+
+    def __init__(self) -> None:
+        self._out = zlib.compressobj(6, zlib.DEFLATED, -15)
+        self._in = zlib.decompressobj(-15)
+
+    def compress(self, data: bytes) -> bytes:
+        if not data:
+            return b""
+        return self._out.compress(data) + self._out.flush(zlib.Z_SYNC_FLUSH)
+
+    def inflate(self, data: bytes) -> Iterator[bytes]:
+        """The client's bytes, in bounded pieces (zlib.error for a corrupt stream)."""
+        chunk = self._in.decompress(data, INFLATE_CHUNK)
+        yield chunk
+        while self._in.unconsumed_tail:
+            yield self._in.decompress(self._in.unconsumed_tail, INFLATE_CHUNK)
 
 
 @dataclass(slots=True)
@@ -99,13 +122,26 @@ async def serve_connection(
             account_id = account.id
         return refused
 
+    deflate: Deflate | None = None
+
+    def pending() -> bytes:
+        data = session.data_to_send()
+        return deflate.compress(data) if deflate is not None else data
+
     def notify() -> None:
         if not writer.is_closing():
-            writer.write(session.data_to_send())
+            writer.write(pending())
 
     async def drain() -> None:
-        writer.write(session.data_to_send())
+        writer.write(pending())
         await writer.drain()
+
+    async def handle(data: bytes) -> None:
+        pieces = deflate.inflate(data) if deflate is not None else (data,)
+        for piece in pieces:
+            session.receive(piece)
+            await session.process()
+            await drain()
 
     session = Session(
         app,
@@ -130,15 +166,16 @@ async def serve_connection(
                 break
             if not data:
                 break
-            session.receive(data)
-            await session.process()
-            await drain()
+            await handle(data)
             for request in session.take_requests():
-                if request is Request.START_TLS:
+                if request is Request.COMPRESS:
+                    deflate = Deflate()
+                    await handle(session.compression_started())
+                elif request is Request.START_TLS:
                     reader._buffer.clear()  # type: ignore[attr-defined]  # plaintext pipelined after STARTTLS
                     await writer.start_tls(app.tls.server_context(), ssl_handshake_timeout=HANDSHAKE_TIMEOUT)
                     session.tls_started()
-    except (ConnectionError, ssl.SSLError, TimeoutError, asyncio.IncompleteReadError) as e:
+    except (ConnectionError, ssl.SSLError, TimeoutError, asyncio.IncompleteReadError, zlib.error) as e:
         log.debug("%s: connection ended: %r", ip, e)
     except Exception:
         log.exception("%s: error in IMAP session", ip)

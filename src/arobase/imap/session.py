@@ -31,6 +31,7 @@ log = logging.getLogger("arobase.imap")
 
 class Request(enum.Enum):
     START_TLS = "start-tls"
+    COMPRESS = "compress"  # after the OK of COMPRESS, both directions become raw deflate
     CLOSE = "close"
 
 
@@ -102,6 +103,11 @@ class Session:
         self._out.clear()
         return data
 
+    def compression_started(self) -> bytes:
+        """The transport now deflates: returns what the client sent after COMPRESS (to inflate and feed)."""
+        self.state.compressed = True
+        return self.receiver.take_unconsumed()
+
     def tls_started(self) -> None:
         """The transport finished the TLS handshake requested by STARTTLS."""
         self.state.secure = True
@@ -119,8 +125,8 @@ class Session:
         self._request_close()
 
     async def process(self) -> None:
-        """Handle every complete event received so far (stops early for STARTTLS or a close)."""
-        while not self.closed and Request.START_TLS not in self.requests:
+        """Handle every complete event received so far (stops early for STARTTLS, COMPRESS or a close)."""
+        while not self.closed and Request.START_TLS not in self.requests and Request.COMPRESS not in self.requests:
             event = self.receiver.next_event()
             if event is None:
                 return
@@ -178,6 +184,8 @@ class Session:
     def request(self, request: Request) -> None:
         if request is Request.CLOSE:
             self._request_close()
+        elif request is Request.COMPRESS:
+            self.requests.append(request)
         else:
             self.requests.append(request)
             self.receiver = self._new_receiver()  # anything pipelined after STARTTLS is dropped

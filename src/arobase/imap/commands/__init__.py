@@ -75,6 +75,7 @@ class SessionState:
 
     peer_ip: str = ""
     secure: bool = False  # TLS is in place (STARTTLS done, or implicit TLS)
+    compressed: bool = False  # COMPRESS=DEFLATE is active (RFC 4978)
     plaintext_allowed: bool = False  # passwords accepted without TLS (loopback in development)
     state: State = State.NOT_AUTHENTICATED
     account: Account | None = None

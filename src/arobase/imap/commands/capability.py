@@ -34,6 +34,8 @@ AUTHENTICATED = [
     "UTF8=ACCEPT",
 ]
 
+EXTENSIONS = ["COMPRESS=DEFLATE"]  # issue 9: phones and slow links
+
 
 def capabilities(session: Session) -> list[str]:
     caps = list(BASE)
@@ -45,6 +47,7 @@ def capabilities(session: Session) -> list[str]:
     else:
         caps += AUTHENTICATED
         caps.append(f"APPENDLIMIT={session.limits.append}")
+        caps += [cap for cap in EXTENSIONS if cap != "COMPRESS=DEFLATE" or not state.compressed]
     return caps
 
 

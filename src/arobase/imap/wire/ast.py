@@ -218,6 +218,22 @@ class SearchModSeq:
 
 
 @dataclass(frozen=True, slots=True)
+class SearchWithin:
+    """OLDER n / YOUNGER n (RFC 5032): internal date more / at most n seconds before now."""
+
+    older: bool
+    seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class SearchSaveDate:
+    """SAVEDBEFORE/SAVEDON/SAVEDSINCE date (RFC 8514): the day the message was saved here."""
+
+    field: Literal["SAVEDBEFORE", "SAVEDON", "SAVEDSINCE"]
+    date: date
+
+
+@dataclass(frozen=True, slots=True)
 class SearchNot:
     key: SearchKey
 
@@ -244,6 +260,8 @@ SearchKey = (
     | SearchSize
     | SearchSequence
     | SearchModSeq
+    | SearchWithin
+    | SearchSaveDate
     | SearchNot
     | SearchOr
     | SearchAnd
@@ -489,6 +507,59 @@ class Search(Command):
     returns: tuple[SearchReturn, ...] | None = None
 
 
+SortKey = Literal["ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO", "DISPLAYFROM", "DISPLAYTO"]
+
+
+@dataclass(frozen=True, slots=True)
+class SortCriterion:
+    key: SortKey
+    reverse: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Sort(Command):
+    """SORT / UID SORT (RFC 5256); `returns` for ESORT's RETURN options (RFC 5267), as in Search."""
+
+    criteria: tuple[SortCriterion, ...]
+    key: SearchKey
+    charset: str
+    uid: bool = False
+    returns: tuple[SearchReturn, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Thread(Command):
+    """THREAD / UID THREAD (RFC 5256) with REFERENCES or ORDEREDSUBJECT."""
+
+    algorithm: Literal["REFERENCES", "ORDEREDSUBJECT"]
+    key: SearchKey
+    charset: str
+    uid: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Compress(Command):
+    """COMPRESS mechanism (RFC 4978); only DEFLATE exists."""
+
+    mechanism: str
+
+
+@dataclass(frozen=True, slots=True)
+class GetQuota(Command):
+    root: str
+
+
+@dataclass(frozen=True, slots=True)
+class GetQuotaRoot(Command):
+    mailbox: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetQuota(Command):
+    root: str
+    limits: tuple[tuple[str, int], ...]
+
+
 NAMES: dict[type[Command], str] = {
     Capability: "CAPABILITY",
     Noop: "NOOP",
@@ -517,4 +588,10 @@ NAMES: dict[type[Command], str] = {
     Store: "STORE",
     Copy: "COPY",
     Search: "SEARCH",
+    Sort: "SORT",
+    Thread: "THREAD",
+    Compress: "COMPRESS",
+    GetQuota: "GETQUOTA",
+    GetQuotaRoot: "GETQUOTAROOT",
+    SetQuota: "SETQUOTA",
 }

@@ -38,6 +38,7 @@ STATUS_ITEMS = frozenset(
     {"MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "DELETED", "SIZE", "RECENT", "HIGHESTMODSEQ", "APPENDLIMIT"}
 )
 SEARCH_RETURNS = frozenset({"MIN", "MAX", "ALL", "COUNT", "SAVE"})
+SORT_KEYS = frozenset({"ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO", "DISPLAYFROM", "DISPLAYTO"})
 
 
 class ParseError(Exception):
@@ -709,32 +710,121 @@ def _copy(move: bool):  # type: ignore[no-untyped-def]
 
 
 def _search(r: _Reader, uid: bool) -> ast.Command:
-    returns: tuple[str, ...] | None = None
-    charset: str | None = None
     r.sp()
-    if r.accept(b"RETURN "):
-        items = [item.upper() for item in r.paren_list(r.atom)]
-        unknown = [item for item in items if item not in SEARCH_RETURNS]
-        if unknown:
-            raise r.error(f"unknown SEARCH RETURN option {unknown[0][:40]}")
-        returns = tuple(dict.fromkeys(items))
-        r.sp()
+    returns = _search_returns(r)
+    charset: str | None = None
     if r.accept(b"CHARSET "):
-        charset = r.text(r.astring()).upper()
-        try:
-            codec = codecs.lookup(charset)
-        except LookupError:
-            raise ParseError(
-                f"unsupported charset {charset[:40]}", status="NO", code="BADCHARSET (UTF-8 US-ASCII)"
-            ) from None
+        charset = _charset(r)
         r.sp()
-    else:
-        codec = codecs.lookup("utf-8")
+    key = _search_keys(r, codecs.lookup(charset or "utf-8"))
+    return ast.Search(key, uid=uid, charset=charset, returns=returns)  # type: ignore[arg-type]
+
+
+def _search_returns(r: _Reader) -> tuple[str, ...] | None:
+    """`RETURN (opts) ` of ESEARCH (RFC 4731) and ESORT (RFC 5267), or None."""
+    if not r.accept(b"RETURN "):
+        return None
+    items = [item.upper() for item in r.paren_list(r.atom)]
+    unknown = [item for item in items if item not in SEARCH_RETURNS]
+    if unknown:
+        raise r.error(f"unknown RETURN option {unknown[0][:40]}")
+    r.sp()
+    return tuple(dict.fromkeys(items))
+
+
+def _charset(r: _Reader) -> str:
+    charset = r.text(r.astring()).upper()
+    try:
+        codecs.lookup(charset)
+    except LookupError:
+        raise ParseError(
+            f"unsupported charset {charset[:40]}", status="NO", code="BADCHARSET (UTF-8 US-ASCII)"
+        ) from None
+    return charset
+
+
+def _search_keys(r: _Reader, codec: codecs.CodecInfo) -> ast.SearchKey:
     keys = [_search_key(r, codec, 0)]
     while r.accept(b" "):
         keys.append(_search_key(r, codec, 0))
-    key: ast.SearchKey = keys[0] if len(keys) == 1 else ast.SearchAnd(tuple(keys))
-    return ast.Search(key, uid=uid, charset=charset, returns=returns)  # type: ignore[arg-type]
+    return keys[0] if len(keys) == 1 else ast.SearchAnd(tuple(keys))
+
+
+def _sort(r: _Reader, uid: bool) -> ast.Command:
+    """`SORT [RETURN (...)] (criteria) charset search-key...` (RFC 5256, RFC 5267, RFC 5957)."""
+    r.sp()
+    returns = _search_returns(r)
+    criteria = []
+    reverse = False
+
+    def criterion() -> str:
+        nonlocal reverse
+        word = r.atom().upper()
+        if word == "REVERSE":
+            if reverse:
+                raise r.error("REVERSE twice")
+            reverse = True
+            return word
+        if word not in SORT_KEYS:
+            raise r.error(f"unknown sort key {word[:40]}")
+        criteria.append(ast.SortCriterion(word, reverse))  # type: ignore[arg-type]
+        reverse = False
+        return word
+
+    r.paren_list(criterion)
+    if not criteria or reverse:
+        raise r.error("SORT needs sort keys")
+    r.sp()
+    charset = _charset(r)
+    r.sp()
+    key = _search_keys(r, codecs.lookup(charset))
+    return ast.Sort(tuple(criteria), key, charset, uid=uid, returns=returns)  # type: ignore[arg-type]
+
+
+def _thread(r: _Reader, uid: bool) -> ast.Command:
+    """`THREAD algorithm charset search-key...` (RFC 5256)."""
+    r.sp()
+    algorithm = r.atom().upper()
+    if algorithm not in ("REFERENCES", "ORDEREDSUBJECT"):
+        raise r.error(f"unknown THREAD algorithm {algorithm[:40]}")
+    r.sp()
+    charset = _charset(r)
+    r.sp()
+    key = _search_keys(r, codecs.lookup(charset))
+    return ast.Thread(algorithm, key, charset, uid=uid)  # type: ignore[arg-type]
+
+
+def _compress(r: _Reader, _name: str) -> ast.Command:
+    r.sp()
+    return ast.Compress(r.atom().upper())
+
+
+def _getquota(r: _Reader, _name: str) -> ast.Command:
+    r.sp()
+    return ast.GetQuota(r.text(r.astring()))
+
+
+def _getquotaroot(r: _Reader, _name: str) -> ast.Command:
+    r.sp()
+    return ast.GetQuotaRoot(r.mailbox())
+
+
+def _setquota(r: _Reader, _name: str) -> ast.Command:
+    """`SETQUOTA root (STORAGE 512 MESSAGE 1000)` (RFC 9208): resource names and limits in pairs."""
+    r.sp()
+    root = r.text(r.astring())
+    r.sp()
+    r.expect(b"(")
+    limits = []
+    if not r.accept(b")"):
+        while True:
+            name = r.atom().upper()
+            r.sp()
+            limits.append((name, r.number()))
+            if r.accept(b")"):
+                break
+            r.sp()
+    return ast.SetQuota(root, tuple(limits))
 
 
 _FLAG_KEYS = {
@@ -753,6 +843,7 @@ _FLAG_KEYS = {
 }
 _TEXT_KEYS = frozenset({"BCC", "BODY", "CC", "FROM", "SUBJECT", "TEXT", "TO"})
 _DATE_KEYS = frozenset({"BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON", "SENTSINCE"})
+_SAVED_KEYS = frozenset({"SAVEDBEFORE", "SAVEDON", "SAVEDSINCE"})
 
 
 def _search_key(r: _Reader, codec: codecs.CodecInfo, depth: int) -> ast.SearchKey:
@@ -795,6 +886,10 @@ def _search_key(r: _Reader, codec: codecs.CodecInfo, depth: int) -> ast.SearchKe
         return ast.SearchHeader(name, text())
     if word in ("LARGER", "SMALLER"):
         return ast.SearchSize(word == "LARGER", r.number())
+    if word in ("OLDER", "YOUNGER"):
+        return ast.SearchWithin(word == "OLDER", r.number(limit=MAX_NZ32, nonzero=True))
+    if word in _SAVED_KEYS:
+        return ast.SearchSaveDate(word, r.date())  # type: ignore[arg-type]
     if word == "UID":
         return ast.SearchSequence(r.sequence_set(), uid=True)
     if word == "NOT":
@@ -846,5 +941,11 @@ _COMMANDS = {
     "COPY": _copy(False),
     "MOVE": _copy(True),
     "SEARCH": _search,
+    "SORT": _sort,
+    "THREAD": _thread,
+    "COMPRESS": _compress,
+    "GETQUOTA": _getquota,
+    "GETQUOTAROOT": _getquotaroot,
+    "SETQUOTA": _setquota,
 }
-_UID_COMMANDS = frozenset({"EXPUNGE", "FETCH", "STORE", "COPY", "MOVE", "SEARCH"})
+_UID_COMMANDS = frozenset({"EXPUNGE", "FETCH", "STORE", "COPY", "MOVE", "SEARCH", "SORT", "THREAD"})

@@ -96,6 +96,14 @@ class Receiver:
         """Part of a command has arrived (a literal or line continues it)."""
         return bool(self._parts) or self._literal_left > 0 or len(self._buf) > self._pos
 
+    def take_unconsumed(self) -> bytes:
+        """Hand back the octets after the last complete event (they follow COMPRESS: deflated)."""
+        rest = bytes(self._buf[self._pos :])
+        self._buf = bytearray()
+        self._pos = self._scan = 0
+        self._reset_command()
+        return rest
+
     def feed(self, data: bytes) -> None:
         if self._pos > 65536 and self._pos * 2 > len(self._buf):
             del self._buf[: self._pos]
