@@ -223,3 +223,14 @@ async def test_dollar_in_a_saving_search_is_the_previous_result(client: Client) 
     key = ast.SearchAnd((ast.SearchSequence(seqset("$")), ast.SearchFlag("\\Flagged", present=False)))
     await client.run(ast.Search(key, returns=("SAVE",)))
     assert client.view.saved == [4]
+
+
+async def test_older_younger_and_save_dates(client: Client, store: Store, alice: Account) -> None:
+    deliver(store, alice, mail("new@example.test", "fresh", "now"), date=datetime.now(UTC) - timedelta(seconds=30))
+    await client.noop()
+    assert await found(client, ast.SearchWithin(older=False, seconds=3600)) == [6]
+    assert await found(client, ast.SearchWithin(older=True, seconds=3600)) == [1, 2, 3, 4, 5]
+    today = datetime.now(UTC).date()
+    assert await found(client, ast.SearchSaveDate("SAVEDON", today)) == [1, 2, 3, 4, 5, 6]
+    assert await found(client, ast.SearchSaveDate("SAVEDBEFORE", today)) == []
+    assert await found(client, ast.SearchSaveDate("SAVEDSINCE", today + timedelta(days=1))) == []

@@ -9,6 +9,7 @@ arrived since the last EXISTS is not reported before it has been announced.
 from __future__ import annotations
 
 import calendar
+import time
 from collections.abc import Iterable
 
 from ..store import queries
@@ -94,6 +95,13 @@ class Searcher:
             return {uid for _, uid in self.view.targets(key.sequence, uid=key.uid, strict=False)}
         if isinstance(key, ast.SearchModSeq):
             return set(queries.uids_by_modseq(self.store, self.mailbox_id, key.modseq))
+        if isinstance(key, ast.SearchWithin):  # RFC 5032: OLDER n, YOUNGER n (seconds)
+            op = "<" if key.older else ">="
+            return set(queries.uids_by_internal_time(self.store, self.mailbox_id, op, int(time.time()) - key.seconds))
+        if isinstance(key, ast.SearchSaveDate):  # RFC 8514
+            op = {"SAVEDBEFORE": "<", "SAVEDON": "=", "SAVEDSINCE": ">="}[key.field]
+            day_start = calendar.timegm(key.date.timetuple())
+            return set(queries.uids_by_save_day(self.store, self.mailbox_id, op, day_start))
         raise ValueError(f"unknown search key {key!r}")
 
     def _flag(self, flag: str, present: bool) -> set[int]:
@@ -129,9 +137,9 @@ def _cost(key: ast.SearchKey) -> int:
         return 0
     if isinstance(key, ast.SearchText) and len(key.value) >= 3:
         return 1
-    if isinstance(key, ast.SearchFlag | ast.SearchSize | ast.SearchModSeq):
+    if isinstance(key, ast.SearchFlag | ast.SearchSize | ast.SearchModSeq | ast.SearchWithin):
         return 2
-    if isinstance(key, ast.SearchDate):
+    if isinstance(key, ast.SearchDate | ast.SearchSaveDate):
         return 3
     return 4
 

@@ -185,6 +185,27 @@ def uids_by_internal_day(store: SQLiteStore, mailbox_id: int, op: str, day_start
     return [uid for (uid,) in cur]
 
 
+def uids_by_internal_time(store: SQLiteStore, mailbox_id: int, op: str, moment: int) -> list[int]:
+    """Compare the internal date itself with `moment` (epoch seconds): '<' or '>='."""
+    sql_op = {"<": "<", ">=": ">="}[op]
+    cur = _db(store).execute(
+        f"SELECT uid FROM messages WHERE mailbox_id = ? AND internal_date {sql_op} ? ORDER BY uid", (mailbox_id, moment)
+    )
+    return [uid for (uid,) in cur]
+
+
+def uids_by_save_day(store: SQLiteStore, mailbox_id: int, op: str, day_start: int) -> list[int]:
+    """Compare the day the message was saved in this mailbox (UTC) with a day starting at `day_start`."""
+    condition = {
+        "<": "save_date < ?",
+        ">=": "save_date >= ?",
+        "=": "save_date >= ? AND save_date < ? + 86400",
+    }[op]
+    params: tuple[int, ...] = (mailbox_id, day_start, day_start) if op == "=" else (mailbox_id, day_start)
+    cur = _db(store).execute(f"SELECT uid FROM messages WHERE mailbox_id = ? AND {condition} ORDER BY uid", params)
+    return [uid for (uid,) in cur]
+
+
 def uids_by_sent_day(store: SQLiteStore, mailbox_id: int, op: str, day: str) -> list[int]:
     """Compare the Date: header's calendar day (as written, in its own zone) with `day` ('YYYY-MM-DD').
 
