@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import mailbox
+import random
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from arobase.cli.main import main
 
 from .conftest import ARTHUR, message, open_app
+from .samples import phishing
 from .test_pipeline import SPAMMY, check
 
 
@@ -81,3 +83,30 @@ def test_quarantine_list_show_release_delete(data: Path, capsys: pytest.CaptureF
         assert app.store.read_blob(released.blob) == raw
     finally:
         app.close()
+
+
+def test_eval_reports_spam_and_phishing_rates_on_a_held_out_part(
+    data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rng = random.Random(5)
+    kinds = {
+        "ham": ["meeting", "minutes", "wiki", "lunch", "draft", "review", "budget", "tomorrow"],
+        "spam": ["winner", "casino", "cheap", "pills", "prize", "unsubscribe", "offer", "bonus"],
+    }
+    for kind, vocabulary in kinds.items():
+        (tmp_path / kind).mkdir()
+        for i in range(30):
+            body = " ".join(rng.choice(vocabulary) for _ in range(40)) + f" {i}"
+            (tmp_path / kind / f"{i}.eml").write_bytes(message(body, subject=rng.choice(vocabulary)))
+    (tmp_path / "ham" / "copy.eml").write_bytes((tmp_path / "ham" / "0.eml").read_bytes())
+    (tmp_path / "phish").mkdir()
+    for i, raw in enumerate(phishing(20)):
+        (tmp_path / "phish" / f"{i}.eml").write_bytes(raw)
+    args = ["--ham", str(tmp_path / "ham"), "--spam", str(tmp_path / "spam"), "--phish", str(tmp_path / "phish")]
+    report = json.loads(run(data, "filter", "eval", *args, "--json", capsys=capsys))
+    assert report["duplicates_removed"] == 1 and report["trained_ham"] == 15 and report["trained_spam"] == 25
+    spam, phish = report["results"]
+    assert spam["detector"] == "spam (Junk)" and spam["recall"] == "100.00%" and spam["false positives"] == 0
+    assert phish["detector"] == "phishing (warning)" and phish["caught"] >= 9 and phish["false positives"] == 0
+    out = run(data, "filter", "eval", *args, "--train-fraction", "0.3", capsys=capsys)
+    assert "learnt 15 spam and 9 ham (1 duplicate messages removed)" in out and "phishing (warning)" in out

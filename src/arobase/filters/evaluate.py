@@ -4,8 +4,8 @@ Used by `arobase filter eval` and bench/filters.py. The corpus is first rid of b
 copies (the SpamAssassin corpus has some), so no message is both learnt and judged. The split is a
 seeded shuffle of each kind. Training and judging run on a throwaway store: the server's own
 model is never touched, but the thresholds are the configured ones. Messages are judged as MX
-mail from an unknown server with no SPF/DKIM/DMARC results and no DNS lookups, so the figures
-measure the content checks and the classifier alone.
+mail from an unknown server for one account, with no SPF/DKIM/DMARC results and no DNS lookups,
+so the figures measure the content checks and the classifier alone.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import email.utils
 import hashlib
 import random
 import re
+import secrets
 import tempfile
 import time
 from collections.abc import Iterable
@@ -25,11 +26,13 @@ from pathlib import Path
 from ..config import CONFIG_NAME, Config, load, render
 from ..mime import parse_message
 from ..services.dns import Resolver
-from ..store import migrate_store, open_store
+from ..services.accounts import Accounts
+from ..store import Account, migrate_store, open_store
 from .content import extract
 from .pipeline import Pipeline
 from .tokens import tokens
 
+EVAL_DOMAIN = "evaluation.example"
 CONCURRENCY = 16  # messages judged at once, as concurrent SMTP sessions would
 _DATE = re.compile(rb"^Date:[ \t]*([^\r\n]*)", re.IGNORECASE | re.MULTILINE)
 
@@ -126,6 +129,10 @@ def evaluate(
         pipeline = Pipeline(store, config, resolver)
         pipeline.ip_zones, pipeline.uri_zones = [], []  # no DNS: the figures are about content
         try:
+            # One recipient, as most mail has: its lists and correspondents are looked up as in service.
+            accounts = Accounts(store)
+            accounts.add_domain(EVAL_DOMAIN, dkim=False)
+            account = accounts.add_user(f"reader@{EVAL_DOMAIN}", secrets.token_urlsafe(24))
             pending = []
             for raw, is_spam in [(m, False) for m in ham_train] + [(m, True) for m in spam_train + phish_train]:
                 content = extract(raw, parse_message(raw))
@@ -136,7 +143,7 @@ def evaluate(
             tests = [(m, "ham") for m in ham_test] + [(m, "spam") for m in spam_test]
             tests += [(m, "phish") for m in phish_test]
             started, cpu = time.perf_counter(), time.process_time()
-            asyncio.run(_judge(pipeline, tests, report))
+            asyncio.run(_judge(pipeline, account, tests, report))
             report.seconds, report.cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
             report.judged = len(tests)
         finally:
@@ -158,15 +165,15 @@ def _arrival(raw: bytes) -> datetime | None:
     return (date if date.tzinfo else date.replace(tzinfo=UTC)) + timedelta(hours=1)
 
 
-async def _judge(pipeline: Pipeline, tests: list[tuple[bytes, str]], report: Report) -> None:
+async def _judge(pipeline: Pipeline, account: Account, tests: list[tuple[bytes, str]], report: Report) -> None:
     semaphore = asyncio.Semaphore(CONCURRENCY)
 
     async def one(raw: bytes, kind: str) -> None:
         async with semaphore:
             outcome = await pipeline.check_mx(
-                raw, accounts=[], sender="", client_ip="192.0.2.1", helo="", auth=None, now=_arrival(raw)
+                raw, accounts=[account], sender="", client_ip="192.0.2.1", helo="", auth=None, now=_arrival(raw)
             )
-        verdict = outcome.message
+        verdict = outcome.verdicts.get(account.id)
         assert verdict is not None
         junk, warned = verdict.junk or bool(outcome.reject), bool(verdict.warning)
         if kind == "ham":
