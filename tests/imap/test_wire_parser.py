@@ -307,7 +307,8 @@ fetch_atts = st.one_of(
     st.builds(ast.FetchBinary, parts, partials, st.booleans()),
     st.builds(ast.FetchBinarySize, parts),
 )
-texts = st.text(st.characters(blacklist_categories=("Cs",)), max_size=10)
+# NUL cannot travel in an IMAP string or a plain literal (only in APPEND's binary literal).
+texts = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=10)
 leaf_keys = st.one_of(
     st.just(ast.SearchAll()),
     st.sampled_from(list(FLAG_KEYS.values())).map(lambda fp: ast.SearchFlag(*fp)),
