@@ -49,7 +49,7 @@ class Limits:
 LineCallback = Callable[[CommandContext, bytes], Awaitable[None]]
 LoginHook = Callable[[Account], str | None]  # None to accept, or why the login is refused
 
-_SEQUENCE_COMMANDS = (ast.Fetch, ast.Store, ast.Search)
+_SEQUENCE_COMMANDS = (ast.Fetch, ast.Store, ast.Search, ast.Sort, ast.Thread)
 _STORE_ERRORS: list[tuple[type[StoreError], str]] = [
     (NotFound, "NONEXISTENT"),
     (AlreadyExists, "ALREADYEXISTS"),

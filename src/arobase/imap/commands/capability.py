@@ -34,7 +34,14 @@ AUTHENTICATED = [
     "UTF8=ACCEPT",
 ]
 
-EXTENSIONS = ["COMPRESS=DEFLATE"]  # issue 9: phones and slow links
+EXTENSIONS = [
+    "COMPRESS=DEFLATE",
+    "SORT",
+    "SORT=DISPLAY",
+    "ESORT",
+    "THREAD=ORDEREDSUBJECT",
+    "THREAD=REFERENCES",
+]  # issue 9: phones and slow links
 
 
 def capabilities(session: Session) -> list[str]:

@@ -1,0 +1,26 @@
+"""THREAD and UID THREAD (RFC 5256): REFERENCES and ORDEREDSUBJECT over the searched messages.
+
+The threading columns are read once (`store.ordering.thread_rows`); the algorithms are in
+`imap/threads.py`.
+"""
+
+from __future__ import annotations
+
+from ...store import ordering
+from .. import threads
+from ..search import CHARSETS, Searcher
+from ..view import selected_view
+from ..wire import ast
+from . import SELECTED, CommandContext, CommandError, command
+
+
+@command(ast.Thread, SELECTED)
+async def thread(ctx: CommandContext, cmd: ast.Thread) -> None:
+    if cmd.charset.upper() not in CHARSETS:
+        raise CommandError(f"unsupported charset {cmd.charset}", "BADCHARSET (" + " ".join(CHARSETS) + ")")
+    view = selected_view(ctx)
+    uids = Searcher(view).run(cmd.key)
+    rows = ordering.thread_rows(view.store, view.mailbox_id, uids)
+    roots = threads.references(rows) if cmd.algorithm == "REFERENCES" else threads.ordered_subject(rows)
+    numbers = None if cmd.uid else {row.uid: view.seq(row.uid) for row in rows}
+    ctx.untagged(b"THREAD " + threads.render(roots, numbers) if roots else b"THREAD")
