@@ -1,0 +1,175 @@
+"""IMAP issue 9 benchmark: SORT, THREAD and COMPRESS on one big, threaded folder.
+
+Fills INBOX (100,000 messages by default) with conversations: most messages reply to a recent
+one, with References (sometimes truncated) and In-Reply-To, "Re:" subjects and Date headers out
+of arrival order; then a real server process (`bench/imap.py --serve`) is timed over loopback:
+SORT by DATE, ARRIVAL, SUBJECT, FROM and DISPLAYFROM, ESORT (MIN MAX COUNT), THREAD=REFERENCES
+and ORDEREDSUBJECT, and `FETCH 1:* (ENVELOPE)` with and without COMPRESS=DEFLATE (bytes on the wire).
+
+Run: `.venv/bin/python bench/imap_ext.py [--sizes 100000]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.conftest import make_data_dir
+
+from arobase.config import load
+from arobase.services.accounts import Accounts
+from arobase.store import open_store
+from bench import imap as base
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_thread_message(rng: random.Random, n: int, parents: list[tuple[str, str, list[str]]]) -> bytes:
+    """Message n: a new conversation (30%) or a reply to one of the last 500 messages."""
+    sender = rng.choice(base.NAMES)
+    address = sender.lower().replace(" ", ".") + "@remote.example"
+    mid = f"<{n}.{rng.getrandbits(32):x}@remote.example>"
+    when = datetime(2025, 1, 1, tzinfo=UTC) + timedelta(minutes=n + rng.randint(-90, 90))
+    headers = f"From: {sender} <{address}>\r\nTo: Bench <{base.USER}>\r\nMessage-ID: {mid}\r\n"
+    if parents and rng.random() < 0.7:
+        parent_id, subject, refs = parents[-rng.randint(1, min(500, len(parents)))]
+        chain = [*refs, parent_id]
+        if rng.random() < 0.1:
+            chain = chain[-2:]  # truncated by some client
+        headers += f"In-Reply-To: {parent_id}\r\nReferences: {' '.join(chain[-20:])}\r\nSubject: Re: {subject}\r\n"
+        parents.append((mid, subject, chain[-20:]))
+    else:
+        subject = " ".join(rng.choice(base.WORDS) for _ in range(rng.randint(3, 7))).capitalize()
+        headers += f"Subject: {subject}\r\n"
+        parents.append((mid, subject, []))
+    text = "\r\n".join(" ".join(rng.choice(base.WORDS) for _ in range(10)) for _ in range(rng.randint(5, 30)))
+    return (headers + f"Date: {format_datetime(when)}\r\n\r\n{text}\r\n").encode()
+
+
+def populate(data: Path, count: int, seed: int) -> float:
+    store = open_store(load(data, environ=base.ENV))
+    try:
+        accounts = Accounts(store)
+        accounts.add_domain("example.test")
+        account = accounts.add_user(base.USER, base.PASSWORD)
+        rng = random.Random(seed)
+        parents: list[tuple[str, str, list[str]]] = []
+        start = time.perf_counter()
+        batch, pending = [], None
+        arrival = datetime(2025, 1, 1, tzinfo=UTC)
+        for n in range(count):
+            blob = store.put_message(make_thread_message(rng, n, parents))
+            batch.append((blob, (), arrival + timedelta(minutes=n)))
+            if len(batch) == 1000:
+                if pending is not None:
+                    pending.wait()
+                pending = store.append_many(account.id, "INBOX", batch)
+                batch = []
+        if batch:
+            store.append_many(account.id, "INBOX", batch).wait()
+        if pending is not None:
+            pending.wait()
+        return time.perf_counter() - start
+    finally:
+        store.close()
+
+
+def compressed_fetch(port: int, text: str) -> tuple[float, int, int]:
+    """(seconds, bytes on the wire, bytes inflated) of one command after COMPRESS DEFLATE."""
+    client = base.Client(port)
+    client.command(f"LOGIN {base.USER} {base.PASSWORD}")
+    client.command("COMPRESS DEFLATE")
+    out, inflate = zlib.compressobj(6, zlib.DEFLATED, -15), zlib.decompressobj(-15)
+
+    def send(line: bytes) -> None:
+        client.sock.sendall(out.compress(line) + out.flush(zlib.Z_SYNC_FLUSH))
+
+    def until(tag: bytes) -> tuple[int, int]:
+        """Read to the tagged line: (bytes received, bytes once inflated)."""
+        wire, plain, tail = 0, 0, inflate.decompress(client.buffer)
+        while not (tail.endswith(b"\r\n") and (b"\r\n" + tail).rfind(b"\r\n" + tag + b" ") >= 0):
+            data = client.sock.recv(1 << 20)
+            wire += len(data)
+            chunk = inflate.decompress(data)
+            plain += len(chunk)
+            tail = (tail + chunk)[-256:]
+        return wire, plain
+
+    send(b"S SELECT INBOX\r\n")
+    until(b"S")
+    start = time.perf_counter()
+    send(b"F " + text.encode() + b"\r\n")
+    wire, plain = until(b"F")
+    spent = time.perf_counter() - start
+    client.close()
+    return spent, wire, plain
+
+
+def run_size(count: int, seed: int, root: Path) -> dict[str, str]:
+    data = make_data_dir(root / f"data-{count}")
+    fill = populate(data, count, seed)
+    results = {"populate": f"{fill:.1f} s ({count / fill:,.0f} msg/s)"}
+    port_file = root / f"port-{count}"
+    server = subprocess.Popen([sys.executable, str(ROOT / "bench" / "imap.py"), "--serve", str(data), str(port_file)])
+    try:
+        while not port_file.exists() or not port_file.read_text():
+            time.sleep(0.05)
+        port = int(port_file.read_text())
+        client = base.Client(port)
+        client.command(f"LOGIN {base.USER} {base.PASSWORD}")
+        client.command("SELECT INBOX")
+
+        def measure(text: str, repeat: int = 3) -> None:
+            times = []
+            for _ in range(repeat):
+                seconds, _responses, received = client.timed(text)
+                times.append(seconds)
+            results[text] = f"{min(times) * 1000:9.1f} ms  ({received / 1e6:.2f} MB; runs {base._ms(times)})"
+
+        measure("UID SORT (DATE) UTF-8 ALL")
+        measure("SORT (REVERSE ARRIVAL) UTF-8 ALL")
+        measure("SORT (SUBJECT DATE) UTF-8 ALL")
+        measure("SORT (FROM) UTF-8 ALL")
+        measure("SORT (DISPLAYFROM) UTF-8 ALL")
+        measure("SORT RETURN (MIN MAX COUNT) (DATE) UTF-8 ALL")
+        measure("SORT (DATE) UTF-8 SUBJECT holiday")
+        measure("UID THREAD REFERENCES UTF-8 ALL")
+        measure("THREAD ORDEREDSUBJECT UTF-8 ALL")
+        seconds, _responses, received = client.timed("FETCH 1:* (ENVELOPE)")
+        results["FETCH 1:* (ENVELOPE), plain"] = f"{seconds * 1000:9.1f} ms  ({received / 1e6:.2f} MB)"
+        spent, wire, plain = compressed_fetch(port, "FETCH 1:* (ENVELOPE)")
+        results["FETCH 1:* (ENVELOPE), COMPRESS=DEFLATE"] = (
+            f"{spent * 1000:9.1f} ms  ({wire / 1e6:.2f} MB on the wire for {plain / 1e6:.2f} MB, {plain / wire:.1f}x)"
+        )
+        client.close()
+    finally:
+        server.terminate()
+        server.wait()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000])
+    parser.add_argument("--seed", type=int, default=9)
+    args = parser.parse_args()
+    print(base.machine())
+    with tempfile.TemporaryDirectory(prefix="arobase-bench-imap-ext-") as tmp:
+        for count in args.sizes:
+            print(f"\n{count:,} messages")
+            for name, value in run_size(count, args.seed, Path(tmp)).items():
+                print(f"  {name:48} {value}")
+
+
+if __name__ == "__main__":
+    main()
