@@ -144,6 +144,7 @@ def main() -> None:
         print(
             f"machine: {platform.machine()}, {os.cpu_count()} cores, {_cpu_model()}, Python {platform.python_version()}"
         )
+        print("load average before measuring: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))  # other work skews it
         inbox = app.store.get_mailbox(app.accounts.get(ADDRESS).id, "INBOX")
         print(f"INBOX: {inbox.messages if inbox else 0} messages; {args.runs} timed requests each, in process (ASGI)")
         asyncio.run(measure(app, args.runs, args.seed))
