@@ -1,4 +1,4 @@
-"""Two real sync clients from Debian, mbsync (isync) and offlineimap3, against the imaps listener.
+"""Two real sync clients from Debian against the real listeners: mbsync (isync, STARTTLS), offlineimap3 (imaps).
 
 Each does a full two-way sync between a local Maildir and the server account: messages in INBOX
 and a subfolder come down, then changes made on both sides (new messages, flag changes, a move,
@@ -8,7 +8,9 @@ What is compared: for every folder, the multiset of (message bytes, system flags
 store messages in Maildir with bare LF line ends while IMAP carries CRLF, so a local file is
 compared after LF -> CRLF (the test's messages are pure CRLF on the server, so this is exact);
 flags come from the Maildir file name (`:2,FRS`) and from the store, keywords aside (neither
-client is configured to map them).
+client is configured to map them). mbsync writes an X-TUID header into each message it copies,
+on either side, so for mbsync that one header line is removed before comparing. Both clients keep
+mailbox names in modified UTF-7 on disk, as the server sends them.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from tests.imap.conftest import ARTHUR, PASSWORDS, TIMEOUT
 from arobase.app import App
 from arobase.imap.server import Connections, start_listener
 from arobase.imap.session import Limits
+from arobase.imap.wire import utf7
 from arobase.store.models import SYSTEM_FLAGS
 
 SYNC_TIMEOUT = 20.0
@@ -110,7 +113,7 @@ class Client:
 
     def folder(self, name: str) -> str:
         """The Maildir folder (relative to the root) holding IMAP mailbox `name`."""
-        return name.replace("/", self.sep)
+        return utf7.encode(name).replace("/", self.sep)
 
 
 def _mbsync(home: Path, server: Server) -> list[str]:
@@ -187,7 +190,7 @@ def local_state(root: Path, client: Client) -> State:
                 raw = f.read_bytes()
                 assert b"\r" not in raw, f  # Maildir convention: LF line ends
                 items.append((client.canonical(raw.replace(b"\n", b"\r\n")), maildir_flags(f.name)))
-        out[path.relative_to(root).as_posix().replace(client.sep, "/")] = sorted(items)
+        out[utf7.decode(path.relative_to(root).as_posix().replace(client.sep, "/"))] = sorted(items)
     return out
 
 
@@ -267,3 +270,38 @@ async def test_two_way_sync(client: Client, server: Server, tmp_path: Path) -> N
     await run(argv, home)  # nothing left to do: a third run changes neither side
     assert server.state(client.canonical) == second
     assert local_state(root, client) == second
+
+
+@pytest.mark.parametrize("client", CLIENTS, ids=lambda c: c.name)
+async def test_sync_removals_and_edges(client: Client, server: Server, tmp_path: Path) -> None:
+    """Flag removals and deletions on both sides, a non-ASCII folder, a large message, no final CRLF."""
+    home = tmp_path / "home"
+    root = home / "Mail"
+    root.mkdir(parents=True)
+    argv = client.configure(home, server)
+    big = mail(31, "large", b"".join(b"line %06d " % i + b"x" * 60 + b"\r\n" for i in range(3000)))
+    tail = mail(32, "no final line end")[:-2]
+    a, b, c = (mail(n, f"edge {n}") for n in range(33, 36))
+    await server.create("Reçus")
+    await server.add("Reçus", big, ("\\Seen",))
+    await server.add("Reçus", tail, ("\\Draft",))
+    await server.add("INBOX", a, ("\\Seen", "\\Flagged"))
+    uid_b = await server.add("INBOX", b, ("\\Flagged", "\\Answered"))
+    uid_c = await server.add("INBOX", c)
+    await run(argv, home)
+    assert local_state(root, client) == server.state(client.canonical)
+
+    inbox = client.folder("INBOX")
+    seen = find(root, inbox, b"<sync-33@")
+    base, _, _info = seen.name.partition(":2,")
+    seen.rename(seen.parent / f"{base}:2,F")  # the client marks it unread
+    find(root, client.folder("Reçus"), b"<sync-32@").unlink()  # and deletes a message
+    box = server.app.store.get_mailbox(server.account_id, "INBOX")
+    assert box is not None
+    await server.app.store.store_flags(box.id, [uid_b], ("\\Flagged",), "remove")
+    await server.app.store.expunge(box.id, [uid_c])
+    await run(argv, home)
+    state = server.state(client.canonical)
+    assert state["INBOX"] == sorted([(a, {"\\Flagged"}), (b, {"\\Answered"})])
+    assert state["Reçus"] == [(big, {"\\Seen"})]
+    assert local_state(root, client) == state
