@@ -118,3 +118,24 @@ def test_spam_and_not_spam_teach_and_move(client: TestClient, mail_app: App, art
     assert not mail_app.store.list_messages(junk.id)
     assert learn(mail_app.store, account.id, digest, False) == "known"
     assert client.post("/protection/judge", data={"m": f"{box}:{uid}", "as": "spam"}).status_code == 403
+
+
+def test_spam_button_on_a_selection_of_the_list(client: TestClient, mail_app: App, arthur: str) -> None:
+    account = mail_app.accounts.get(ARTHUR[0])
+    first = place(mail_app, simple("Offer one"))
+    second = place(mail_app, simple("Offer two"))
+    page = client.get("/mail/INBOX").text
+    assert 'formaction="/protection/judge" name="as" value="spam"' in page
+    response = client.post(
+        "/protection/judge",
+        data={
+            "csrf": arthur,
+            "as": "spam",
+            "back": "/mail/INBOX",
+            "m": [f"{first[0]}:{first[1]}", f"{second[0]}:{second[1]}"],
+        },
+    )
+    assert response.url.path == "/mail/INBOX" and "moved to Junk" in response.text
+    junk = next(b for b in mail_app.store.list_mailboxes(account.id) if b.special_use == "\\Junk")
+    assert len(mail_app.store.list_messages(junk.id)) == 2
+    assert 'value="ham"' in client.get("/mail/Junk").text

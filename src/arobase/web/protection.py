@@ -90,29 +90,38 @@ def _special(ctx: Ctx, use: str) -> Mailbox | None:
 
 @protect
 async def judge(request: Request) -> Response:
-    """Spam / Not spam: teach the classifier, then move the message to Junk or to the inbox."""
+    """Spam / Not spam: teach the classifier, then move the messages to Junk or to the inbox."""
     ctx = require(request)
     form = await request.form()
-    ref = parse_ref(str(form.get("m") or ""))
     verdict = str(form.get("as") or "")
-    if ref is None or verdict not in ("spam", "ham"):
+    chosen: dict[int, list[int]] = {}
+    for value in form.getlist("m"):  # one message from its page, or the selection of a list
+        ref = parse_ref(str(value))
+        if ref is not None:
+            chosen.setdefault(ref[0], []).append(ref[1])
+    if not chosen or verdict not in ("spam", "ham"):
         raise HTTPException(400)
-    box = ctx.mailbox(ref[0])
-    found = webmail.summaries(ctx.store, box.id, [ref[1]])
-    if not found:
-        raise HTTPException(404)
+    boxes = {box_id: ctx.mailbox(box_id) for box_id in chosen}
     is_spam = verdict == "spam"
-    await asyncio.to_thread(learn, ctx.store, ctx.account.id, found[0].blob, is_spam)
     target = _special(ctx, "\\Junk") if is_spam else ctx.store.get_mailbox(ctx.account.id, "INBOX")
     if is_spam and target is None:
         await ctx.store.create_mailbox(ctx.account.id, "Junk", "\\Junk")
         target = _special(ctx, "\\Junk")
-    if target is not None and target.id != box.id:
-        await ctx.store.copy(box.id, [ref[1]], target.id, move=True)
+    for box_id, uids in chosen.items():
+        found = webmail.summaries(ctx.store, box_id, uids)
+        if not found:
+            raise HTTPException(404)
+        for summary in found:
+            await asyncio.to_thread(learn, ctx.store, ctx.account.id, summary.blob, is_spam)
+        if target is not None and target.id != box_id:
+            await ctx.store.copy(box_id, [s.uid for s in found], target.id, move=True)
     ctx.flash(
         ctx._("Marked as spam and moved to Junk.") if is_spam else ctx._("Marked as not spam and moved to Inbox.")
     )
-    return RedirectResponse(folder_url(box.name), 303)
+    back = str(form.get("back") or "")
+    if not back.startswith("/") or back.startswith(("//", "/msg/")):
+        back = folder_url(next(iter(boxes.values())).name)  # from a message's page: its folder, as it has moved
+    return RedirectResponse(back, 303)
 
 
 @protect
