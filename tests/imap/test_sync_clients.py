@@ -56,6 +56,8 @@ def mail(n: int, subject: str, body: bytes = b"Hello.") -> bytes:
 
 @dataclass
 class Server:
+    """The listeners and the account; changes go straight to the store, as deliveries and other sessions make them."""
+
     app: App
     port: int  # implicit TLS
     starttls_port: int
@@ -76,6 +78,7 @@ class Server:
         await self.app.store.store_flags(box.id, [uid], flags, "add")
 
     def state(self, canonical: Callable[[bytes], bytes]) -> State:
+        """Every selectable mailbox's (bytes, system flags), sorted, to compare with `local_state`."""
         store = self.app.store
         out: State = {}
         for box in store.list_mailboxes(self.account_id):
