@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Iterator
 from email.message import EmailMessage
 from email.policy import SMTP
+from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
+from tests.conftest import make_data_dir
 
 from arobase.app import App
-from arobase.config import Config
+from arobase.config import Config, load
 from arobase.web.app import create_app
 
 ARTHUR = ("Arthur.Dupont@example.test", "arthur-secret-pass-1")
@@ -22,12 +25,32 @@ PNG = (
 )
 
 
+@pytest.fixture(scope="session")
+def web_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory with the domain and both accounts, made once: each test gets a copy.
+
+    A certificate, the migrations and two argon2id password hashes per test cost more than all
+    the rest of most tests here.
+    """
+    path = make_data_dir(tmp_path_factory.mktemp("web") / "data")
+    app = App.open(load(path, environ={}))
+    try:
+        app.accounts.add_domain("example.test", dkim=False)
+        app.accounts.add_user(ARTHUR[0], ARTHUR[1], display_name="Arthur Dupont")
+        app.accounts.add_user(PIERRE[0], PIERRE[1], display_name="Pierre Durand")
+    finally:
+        app.close()
+    return path
+
+
+@pytest.fixture
+def data_dir(web_template: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(web_template, tmp_path / "data"))
+
+
 @pytest.fixture
 def mail_app(config: Config) -> Iterator[App]:
     app = App.open(config)
-    app.accounts.add_domain("example.test", dkim=False)
-    app.accounts.add_user(ARTHUR[0], ARTHUR[1], display_name="Arthur Dupont")
-    app.accounts.add_user(PIERRE[0], PIERRE[1], display_name="Pierre Durand")
     yield app
     app.close()
 

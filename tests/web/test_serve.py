@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import http.client
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
-
-from tests.conftest import make_data_dir
 
 from arobase.config import LISTEN_DEFAULTS
 
@@ -81,8 +80,8 @@ def wait_for_login_page(process: subprocess.Popen[str], port: int) -> str:
     raise AssertionError("the webmail never answered")
 
 
-def test_serve_answers_login_page_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
-    process, port = start(make_data_dir(tmp_path / "data"))
+def test_serve_answers_login_page_and_stops_cleanly_on_sigterm(data_dir: Path) -> None:
+    process, port = start(data_dir)
     try:
         body = wait_for_login_page(process, port)
         assert 'name="password"' in body and 'name="token"' in body
@@ -93,10 +92,10 @@ def test_serve_answers_login_page_and_stops_cleanly_on_sigterm(tmp_path: Path) -
     assert "stopped cleanly" in stderr
 
 
-def test_serve_stops_cleanly_on_early_sigterm(tmp_path: Path) -> None:
+def test_serve_stops_cleanly_on_early_sigterm(web_template: Path, tmp_path: Path) -> None:
     """Four servers launched together, stopped 1, 2, 3 and 4 s after launch: all exit 0."""
     delays = (1.0, 2.0, 3.0, 4.0)
-    dirs = [make_data_dir(tmp_path / f"data{i}") for i in range(len(delays))]
+    dirs = [Path(shutil.copytree(web_template, tmp_path / f"data{i}")) for i in range(len(delays))]
     launched = time.monotonic()
     processes = [start(data)[0] for data in dirs]
     results = []
