@@ -8,7 +8,7 @@ import pytest
 
 from arobase.imap.wire import ast
 from arobase.services.accounts import Accounts
-from arobase.store import Account, Store
+from arobase.store import Account, Store, objectid
 
 from .engine_fixtures import Client, deliver, message, seqset
 
@@ -49,7 +49,8 @@ async def test_select_responses(client: Client, store: Store, alice: Account) ->
         b"* OK [UNSEEN 2] First unseen\r\n"
         b"* OK [UIDVALIDITY %d] UIDs valid\r\n"
         b"* OK [UIDNEXT 3] Predicted next UID\r\n"
-        b"TAG OK [READ-WRITE] SELECT completed\r\n" % box.uidvalidity
+        b"* OK [MAILBOXID (%s)] Ok\r\n"
+        b"TAG OK [READ-WRITE] SELECT completed\r\n" % (box.uidvalidity, objectid.mailbox_id(box.id).encode())
     )
 
 

@@ -18,7 +18,7 @@ from operator import itemgetter
 
 from ..mime import Part
 from ..mime.headers import scan_header
-from ..store import Store, queries
+from ..store import Store, objectid, queries
 from .view import MailboxView, format_flags
 from .wire import ast, responses
 
@@ -290,7 +290,8 @@ def _simple(name: str, plan: FetchPlan) -> Renderer:
         plan.need("hash")
         return lambda m: b"EMAILID (M%s)" % str(m.row[m.offsets["hash"]])[:24].encode()
     if name == "THREADID":
-        return lambda m: b"THREADID NIL"
+        plan.need("threadroot")
+        return lambda m: b"THREADID (" + objectid.thread_id(m.row[m.offsets["threadroot"]]).encode() + b")"
     if name == "PREVIEW":
         plan.need("preview")
         return lambda m: b"PREVIEW " + responses.string(str(m.row[m.offsets["preview"]]), utf8=False)

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 
 from ..mime import Part
 from .models import SYSTEM_FLAGS, Mailbox
+from .objectid import THREAD_ROOT_SQL
 from .sqlite import _MAILBOX_COLUMNS, SQLiteStore, _mailbox
 
 FLAG_BITS: dict[str, int] = {flag.lower(): 1 << i for i, flag in enumerate(SYSTEM_FLAGS)}
@@ -38,6 +39,7 @@ _COLUMNS: dict[str, tuple[str, str]] = {
         "d",
     ),
     "parsed": ("b.parsed", "b"),
+    "threadroot": (THREAD_ROOT_SQL, "b"),  # what objectid.thread_id hashes (OBJECTID THREADID)
 }
 _WIDTH = {"flags": 2, "date": 2}
 _IN_LIST_MAX = 400  # beyond this, one range scan filtered in Python beats a long IN list

@@ -41,6 +41,12 @@ EXTENSIONS = [
     "ESORT",
     "THREAD=ORDEREDSUBJECT",
     "THREAD=REFERENCES",
+    "QUOTA",
+    "QUOTA=RES-STORAGE",
+    "OBJECTID",
+    "WITHIN",
+    "SAVEDATE",
+    "PREVIEW",
 ]  # issue 9: phones and slow links
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...store import InvalidOperation, normalize_mailbox_name, queries
+from ...store import InvalidOperation, normalize_mailbox_name, objectid, queries
 from ..uidlist import UidList
 from ..view import MailboxView
 from ..wire import ast
@@ -48,6 +48,7 @@ async def select(ctx: CommandContext, cmd: ast.Select) -> None:
         ctx.untagged(b"OK [UNSEEN %d] First unseen" % view.seq(first_unseen))
     ctx.untagged(b"OK [UIDVALIDITY %d] UIDs valid" % box.uidvalidity)
     ctx.untagged(b"OK [UIDNEXT %d] Predicted next UID" % box.uidnext)
+    ctx.untagged(b"OK [MAILBOXID (%s)] Ok" % objectid.mailbox_id(box.id).encode())  # RFC 8474
     if condstore:
         ctx.untagged(b"OK [HIGHESTMODSEQ %d] Highest" % box.highestmodseq)
     if not rev1:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...store import InvalidOperation, Mailbox, normalize_mailbox_name
+from ...store import InvalidOperation, Mailbox, normalize_mailbox_name, objectid
 from ..wire import ast
 from . import AUTHENTICATED, CommandContext, CommandError, command
 
@@ -27,6 +27,9 @@ def status_data(ctx: CommandContext, box: Mailbox, items: tuple[str, ...]) -> by
             value = 0  # \Recent belongs to the session that selects the mailbox first
         elif item == "HIGHESTMODSEQ":
             value = box.highestmodseq
+        elif item == "MAILBOXID":  # RFC 8474
+            values.append(b"MAILBOXID (" + objectid.mailbox_id(box.id).encode() + b")")
+            continue
         else:  # APPENDLIMIT
             value = ctx.extra["session"].limits.append
         values.append(item.encode("ascii") + b" %d" % value)

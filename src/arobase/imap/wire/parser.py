@@ -35,7 +35,18 @@ _DATE = re.compile(rb"(\d{1,2})-([A-Za-z]{3})-(\d{4})")
 
 SYSTEM_FLAGS = {f.upper(): f for f in ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")}
 STATUS_ITEMS = frozenset(
-    {"MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "DELETED", "SIZE", "RECENT", "HIGHESTMODSEQ", "APPENDLIMIT"}
+    {
+        "MESSAGES",
+        "UIDNEXT",
+        "UIDVALIDITY",
+        "UNSEEN",
+        "DELETED",
+        "SIZE",
+        "RECENT",
+        "HIGHESTMODSEQ",
+        "APPENDLIMIT",
+        "MAILBOXID",
+    }
 )
 SEARCH_RETURNS = frozenset({"MIN", "MAX", "ALL", "COUNT", "SAVE"})
 SORT_KEYS = frozenset({"ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO", "DISPLAYFROM", "DISPLAYTO"})
@@ -585,6 +596,10 @@ def _fetch_attribute(r: _Reader) -> ast.FetchAttribute:
             return ast.FetchBinary(part, _partial(r), peek=name == "BINARY.PEEK")
         if name == "BINARY.SIZE":
             return ast.FetchBinarySize(_section_binary(r))
+    if name == "PREVIEW" and r.peek(2) == b" (":  # RFC 8970 modifiers: LAZY, the only one, changes
+        r.sp()  # nothing here as every preview is computed at ingest
+        if [mod.upper() for mod in r.paren_list(r.atom)] != ["LAZY"]:
+            raise r.error("PREVIEW modifiers: (LAZY)")
     if name in _SIMPLE_FETCH:
         return ast.FetchSimple(name)  # type: ignore[arg-type]
     r.pos = start
