@@ -7,7 +7,7 @@ from email.message import EmailMessage
 
 from arobase.app import App
 from arobase.filters import learn
-from arobase.filters.bayes import combine, token_probability
+from arobase.filters.bayes import Classifier, combine, token_probability
 from arobase.filters.content import extract
 from arobase.filters.phishing import BRAND_DOMAINS, edit_distance, lookalike, skeleton
 from arobase.filters.tokens import hash_token, token_strings
@@ -74,3 +74,15 @@ def test_parse_reused_by_the_store_equals_a_fresh_parse() -> None:
     front = b"Authentication-Results: mx.example.test; spf=pass\r\nReceived: from a\r\n\tby b; Thu, 1 Jan 2026\r\n"
     for raw in (message(), outer.as_bytes().replace(b"\n", b"\r\n")):
         assert prefixed(parse_message(raw), front, raw) == parse_message(front + raw)
+
+
+def test_global_counts_kept_in_memory_follow_training(app: App) -> None:
+    """The in-memory copy of the global model is dropped when the model learns (its totals change)."""
+    classifier = Classifier(app.store, min_messages=1)
+    app.store.filter_learn(0, "h1", [1, 2], False).wait()
+    app.store.filter_learn(0, "s1", [3], True).wait()
+    before = classifier.classify([1, 2, 3, 4])
+    assert before.trained and classifier._global[4] == (0, 0)  # unknown tokens are remembered too
+    app.store.filter_learn(0, "s2", [4, 1], True).wait()  # as `arobase filter train` in another process would
+    after = classifier.classify([1, 2, 3, 4])
+    assert classifier._global[4] == (1, 0) and after.probability > before.probability

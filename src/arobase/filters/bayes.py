@@ -11,6 +11,7 @@ Each account scores with the global model plus its own training (counts are summ
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ UNKNOWN_STRENGTH = 0.45  # Robinson's s: weight of the 0.5 prior
 UNKNOWN_PROB = 0.5  # Robinson's x
 MIN_STRENGTH = 0.1  # tokens with |f - 0.5| below this are ignored
 MAX_DISCRIMINATORS = 400
+GLOBAL_CACHE_MAX = 300_000  # tokens of the global model kept in memory (about 40 MB at most)
 STEEPNESS = 16.0  # how fast the mean log-odds of the clues turns into certainty
 _CLAMP = 1e-4
 
@@ -65,6 +67,12 @@ class Classifier:
     def __init__(self, store: Store, min_messages: int = 10) -> None:
         self.store = store
         self.min_messages = min_messages
+        # The global model's counts, read once per token: it changes only when an administrator
+        # trains it (`arobase filter train`, any process), which changes its totals, read per
+        # message; then the copy is dropped. Unknown tokens are kept too, as (0, 0).
+        self._global: dict[int, tuple[int, int]] = {}
+        self._global_totals: tuple[int, int] | None = None
+        self._lock = threading.Lock()
 
     def models(self, account_id: int | None) -> list[int]:
         return [0] if account_id is None else [0, account_id]
@@ -75,10 +83,13 @@ class Classifier:
     def classify_all(
         self, tokens: Sequence[int], account_ids: Sequence[int | None]
     ) -> dict[int | None, Classification]:
-        """Score one message for several models at once (None: the global model alone), one store read."""
+        """Score one message for several models at once (None: the global model alone)."""
         models = sorted({0} | {a for a in account_ids if a is not None})
-        totals, counts = self.store.filter_model_counts(models, tokens)
+        totals, _ = self.store.filter_model_counts(models, ())
+        personal_models = [m for m in models[1:] if totals.get(m, (0, 0)) != (0, 0)]
+        counts = self.store.filter_model_counts(personal_models, tokens)[1] if personal_models else {}
         out: dict[int | None, Classification] = {}
+        global_counts: dict[int, tuple[int, int]] | None = None
         for account_id in account_ids:
             owners = self.models(account_id)
             nspam = sum(totals.get(m, (0, 0))[0] for m in owners)
@@ -86,17 +97,34 @@ class Classifier:
             if nspam < self.min_messages or nham < self.min_messages:
                 out[account_id] = Classification(0.5, False, 0)
                 continue
-            personal = [m for m in owners[1:] if totals.get(m, (0, 0)) != (0, 0)]
+            personal = [m for m in owners[1:] if m in personal_models]
             if not personal and None in out and out[None].trained:
                 out[account_id] = out[None]  # nothing learnt of its own: the global model's score
                 continue
-            summed = dict(counts[0])
+            if global_counts is None:
+                global_counts = self._global_counts(tokens, totals.get(0, (0, 0)))
+            summed = dict(global_counts)
             for owner in personal:
                 for token, (spam, ham) in counts[owner].items():
                     before = summed.get(token, (0, 0))
                     summed[token] = (before[0] + spam, before[1] + ham)
             out[account_id] = self._score(summed.values(), nspam, nham)
         return out
+
+    def _global_counts(self, tokens: Sequence[int], totals: tuple[int, int]) -> dict[int, tuple[int, int]]:
+        """The global model's counts of `tokens` (known ones only), from memory when it has not changed."""
+        if totals == (0, 0):
+            return {}
+        with self._lock:
+            if totals != self._global_totals or len(self._global) > GLOBAL_CACHE_MAX:
+                self._global, self._global_totals = {}, totals
+            cache = self._global
+        missing = [t for t in dict.fromkeys(tokens) if t not in cache]
+        if missing:
+            found = self.store.filter_model_counts([0], missing)[1].get(0, {})
+            for token in missing:
+                cache[token] = found.get(token, (0, 0))
+        return {t: c for t in tokens if (c := cache.get(t, (0, 0))) != (0, 0)}
 
     @staticmethod
     def _score(counts: Iterable[tuple[int, int]], nspam: int, nham: int) -> Classification:

@@ -25,8 +25,8 @@ from pathlib import Path
 
 from ..config import CONFIG_NAME, Config, load, render
 from ..mime import parse_message
-from ..services.dns import Resolver
 from ..services.accounts import Accounts
+from ..services.dns import Resolver
 from ..store import Account, migrate_store, open_store
 from .content import extract
 from .pipeline import Pipeline
