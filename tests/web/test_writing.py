@@ -160,3 +160,18 @@ def test_live_stream_sends_new_messages_of_the_open_folder_as_rows(
 def test_live_stream_refuses_another_accounts_folder(client: TestClient, mail_app: App, arthur: str) -> None:
     pierre_inbox = mail_app.store.get_mailbox(mail_app.accounts.get(PIERRE[0]).id, "INBOX")
     assert client.get(f"/events?box={pierre_inbox.id}&after=0").status_code == 404
+
+
+def test_sending_runs_the_submission_protection(client: TestClient, mail_app: App, arthur: str) -> None:
+    """A dangerous attachment is refused as SMTP submission would refuse it; the draft is kept."""
+    mail_app.filters.submission_attachments = "reject"
+    response = client.post(
+        "/compose",
+        data={"csrf": arthur, "to": PIERRE[0], "subject": "Tool", "body": "run this", "action": "send"},
+        files=[("files", ("setup.exe", b"MZ\x90\x00" + b"\x00" * 200, "application/octet-stream"))],
+    )
+    assert response.status_code == 400 and "setup.exe" in response.text
+    pierre_inbox = mail_app.store.get_mailbox(mail_app.accounts.get(PIERRE[0]).id, "INBOX")
+    assert not mail_app.store.list_messages(pierre_inbox.id)
+    drafts = mail_app.store.get_mailbox(mail_app.accounts.get(ARTHUR[0]).id, "Drafts")
+    assert len(mail_app.store.list_messages(drafts.id)) == 1

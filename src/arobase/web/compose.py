@@ -2,15 +2,17 @@
 
 Sending follows SMTP submission's rules exactly (services/delivery.py and the shared throttle):
 the From must be the account's own, Message-ID and Date are completed by `complete_submission`,
-the hourly and daily limits apply, and local and remote recipients are placed in one atomic
-delivery. The copy filed in Sent keeps the Bcc line that the delivered copy does not carry. A
-message that cannot be sent is saved in Drafts and the form comes back with the reason.
+the hourly and daily limits apply, the protection pipeline's submission checks run, and local and
+remote recipients are placed in one atomic delivery. The copy filed in Sent keeps the Bcc line
+that the delivered copy does not carry. A message that cannot be sent is saved in Drafts and the
+form comes back with the reason.
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
+import logging
 import re
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -25,6 +27,8 @@ from ..services.delivery import Origin
 from ..store import Account, QuotaExceeded, webmail
 from . import mailview, richtext
 from .core import Ctx, folder_url, message_ref, parse_ref, protect, require
+
+log = logging.getLogger("arobase.web")
 
 
 class SendError(Exception):
@@ -264,20 +268,42 @@ async def _send(ctx: Ctx, draft: Draft, uploads: list[UploadFile], client_ip: st
         protocol="HTTPS" if ctx.web.secure else "HTTP",
         login=account.address,
     )
+    # The protection hook SMTP submission runs: dangerous attachments (refused when the policy
+    # says so), correspondents noted for autocomplete and the "known sender" signal.
+    places = list(accounts.values())
     try:
-        await app.delivery.deliver(
-            content,
+        filtered = await app.filters.screen(
+            content, account, places, account.address, client_ip, "webmail", None, recipients
+        )
+    except Exception:
+        log.exception("webmail: filtering failed for %s", account.address)
+        raise SendError(ctx._("the message could not be checked; try again later")) from None
+    if filtered.reject:
+        raise SendError(filtered.reject)
+    app.filters.expect(filtered)
+    try:
+        delivered = await app.delivery.deliver(
+            filtered.content,
             sender=account.address,
-            accounts=list(accounts.values()),
+            accounts=places,
             remote=remote,
             origin=origin,
             recipients=recipients,
             sender_account=account.id,
+            prepend=filtered.prepend,
+            mailboxes=filtered.mailboxes,
+            parsed=filtered.parsed,
         )
     except QuotaExceeded:
+        app.filters.unexpect(filtered)
         raise SendError(ctx._("a recipient's mailbox is full")) from None
+    except BaseException:
+        app.filters.unexpect(filtered)
+        raise
+    await app.filters.record(filtered, delivered.blob, places)
     app.throttle.record_message(account.id, len(recipients))
-    await ctx.store.add_correspondents(account.id, [r.lower() for r in recipients])  # autocomplete, and "known sender"
+    if not app.filters.enabled:  # the hook above notes correspondents only when protection is on
+        await ctx.store.add_correspondents(account.id, [r.lower() for r in recipients])
     try:
         blob = await asyncio.to_thread(ctx.store.put_message, full)
         await ctx.store.append(account.id, _special_name(ctx, "\\Sent"), blob, ["\\Seen"])
