@@ -363,6 +363,10 @@ SCHEMA: dict[str, dict[str, Key]] = {
         ),
         "scan_timeout_ms": Key(5000, "time allowed to inspect one document before it counts as dangerous", _positive),
         "brands": Key("", 'extra brand domains to protect from lookalikes, separated by commas, such as "mybank.fr"'),
+        "clamav": Key(
+            "",
+            'clamd socket for virus scanning of attachments: "unix:/run/clamav/clamd.ctl" or "127.0.0.1:3310"; "" off',
+        ),
         "domains": Key(
             "",
             "per-domain overrides of junk_score, reject_score, phishing_score, subject_tag and attachments:"

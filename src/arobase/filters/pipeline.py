@@ -26,7 +26,7 @@ from ..mime import ParsedMessage, parse_message
 from ..services.dns import Resolver
 from ..services.mailauth import AuthResults, organizational_domain
 from ..store import Account, FilterVerdict, Store
-from . import attachments, phishing, rules
+from . import attachments, clamav, phishing, rules
 from .bayes import Classification, Classifier
 from .content import Content, extract
 from .learning import Trainer
@@ -89,6 +89,7 @@ class Pipeline:
         )
         self.brands = {b.strip().lower() for b in settings.brands.replace(",", " ").split() if b.strip()}
         self.hostname: str = config.server.hostname
+        self.clamav: str = settings.clamav
         self.trainer = Trainer(store)
 
     def policy(self, account: Account | None) -> Policy:
@@ -165,6 +166,11 @@ class Pipeline:
         found: dict[str, list[attachments.Finding]] = {}
         for attachment in content.attachments:
             findings = attachments.inspect(attachment, self.limits)
+            if self.clamav:
+                virus = clamav.scan(self.clamav, attachment.data)
+                if virus:
+                    name = attachment.filename or f"part {attachment.number}"
+                    findings.append(attachments.Finding(name, f"contains a virus ({virus})"))
             if findings:
                 found[attachment.number] = findings
         return found
