@@ -301,3 +301,22 @@ def test_junk_reasons_and_not_spam(browser: Browser, live: str, mail_app: App) -
     inbox = mail_app.store.get_mailbox(account.id, "INBOX")
     assert [m.blob for m in mail_app.store.list_messages(inbox.id)] == [blob.hash]
     context.close()
+
+
+def test_writing_without_javascript_sends_plain_text(browser: Browser, live: str, mail_app: App) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, java_script_enabled=False)
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    sign_in(page, live, ARTHUR[0], ARTHUR[1])
+    page.goto(live + "/compose")
+    assert page.locator(".toolbar").is_hidden() and page.locator("#editor").count() == 0
+    page.fill("#to", PIERRE[0])
+    page.fill("#subject", "No script")
+    page.fill("#body", "Typed in the plain box.")
+    page.click("button[value=send]")
+    page.wait_for_selector("text=Message sent.")
+    inbox = mail_app.store.get_mailbox(mail_app.accounts.get(PIERRE[0]).id, "INBOX")
+    (got,) = mail_app.store.list_messages(inbox.id)
+    sent = message_from_bytes(mail_app.store.read_blob(got.blob), policy=default)
+    assert sent.get_content_type() == "text/plain" and sent.get_content().strip() == "Typed in the plain box."
+    context.close()
