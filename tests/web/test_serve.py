@@ -45,8 +45,13 @@ def start(data: Path) -> tuple[subprocess.Popen[str], int]:
 
 
 def stop(process: subprocess.Popen[str]) -> tuple[int, str]:
-    """SIGTERM, then the exit status and stderr (killed, and the test failed, if it hangs)."""
+    """SIGTERM, then the exit status and stderr."""
     process.send_signal(signal.SIGTERM)
+    return finish(process)
+
+
+def finish(process: subprocess.Popen[str]) -> tuple[int, str]:
+    """The exit status and stderr of a process told to stop (killed, and the test failed, if it hangs)."""
     try:
         _, stderr = process.communicate(timeout=DEADLINE)
     except subprocess.TimeoutExpired:
@@ -98,11 +103,11 @@ def test_serve_stops_cleanly_on_early_sigterm(web_template: Path, tmp_path: Path
     dirs = [Path(shutil.copytree(web_template, tmp_path / f"data{i}")) for i in range(len(delays))]
     launched = time.monotonic()
     processes = [start(data)[0] for data in dirs]
-    results = []
     try:
-        for process, delay in zip(processes, delays, strict=True):
+        for process, delay in zip(processes, delays, strict=True):  # each on time, whatever the others do
             time.sleep(max(0.0, launched + delay - time.monotonic()))
-            results.append(stop(process))
+            process.send_signal(signal.SIGTERM)
+        results = [finish(process) for process in processes]
     finally:
         for process in processes:
             if process.poll() is None:
