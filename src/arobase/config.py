@@ -363,6 +363,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         ),
         "scan_timeout_ms": Key(5000, "time allowed to inspect one document before it counts as dangerous", _positive),
         "brands": Key("", 'extra brand domains to protect from lookalikes, separated by commas, such as "mybank.fr"'),
+        "rspamd_url": Key("", 'Rspamd normal worker for a second opinion, such as "http://127.0.0.1:11333"; "" off'),
         "clamav": Key(
             "",
             'clamd socket for virus scanning of attachments: "unix:/run/clamav/clamd.ctl" or "127.0.0.1:3310"; "" off',

@@ -26,7 +26,7 @@ from ..mime import ParsedMessage, parse_message
 from ..services.dns import Resolver
 from ..services.mailauth import AuthResults, organizational_domain
 from ..store import Account, FilterVerdict, Store
-from . import attachments, clamav, phishing, rules
+from . import attachments, clamav, phishing, rspamd, rules
 from .bayes import Classification, Classifier
 from .content import Content, extract
 from .learning import Trainer
@@ -90,6 +90,7 @@ class Pipeline:
         self.brands = {b.strip().lower() for b in settings.brands.replace(",", " ").split() if b.strip()}
         self.hostname: str = config.server.hostname
         self.clamav: str = settings.clamav
+        self.rspamd_url: str = settings.rspamd_url
         self.trainer = Trainer(store)
 
     def policy(self, account: Account | None) -> Policy:
@@ -139,6 +140,16 @@ class Pipeline:
             self._analyse, message, parsed, accounts, client_ip, helo, auth, now
         )
         base += await rules.dnsbl_signals(self.resolver, client_ip, content.urls, self.ip_zones, self.uri_zones)
+        if self.rspamd_url:
+            base += await rspamd.signals(
+                self.rspamd_url,
+                message,
+                client_ip=client_ip,
+                helo=helo,
+                sender=sender,
+                recipients=[a.address for a in accounts],
+                hostname=self.hostname,
+            )
         findings = await asyncio.to_thread(self._attachments, content)
         return await asyncio.to_thread(
             self._decide, message, content, base, message_tokens, findings, accounts, sender, auth
