@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from arobase.imap import threads
 from arobase.imap.commands.sort import ordered_set
 from arobase.imap.wire.parser import parse
+from arobase.store.ordering import ThreadRow
 
 from .conftest import Driver
 from .engine_fixtures import deliver, settle
@@ -179,3 +181,19 @@ async def test_thread_orderedsubject(logged_in: Driver) -> None:
     caps = (await logged_in.cmd("c CAPABILITY"))[0]
     for cap in (b"SORT", b"SORT=DISPLAY", b"ESORT", b"THREAD=REFERENCES", b"THREAD=ORDEREDSUBJECT"):
         assert b" " + cap + b" " in caps + b" "
+
+
+def test_deep_threads_need_no_recursion() -> None:
+    """A 5,000-message reply chain with a branch at every 1,000th message, threaded and rendered."""
+    depth = 5000
+    rows = [ThreadRow(1, "<m1>", None, (), "Chain", "chain", 1_000)]
+    for n in range(2, depth + 1):
+        parent = n - 1 if n % 1000 else n - 2
+        rows.append(ThreadRow(n, f"<m{n}>", f"<m{parent}>", (), "Re: Chain", "chain", 1_000 + n))
+    roots = threads.references(rows)
+    assert len(roots) == 1
+    text = threads.render(roots)
+    assert text.startswith(b"(1 2 3 ") and text.count(b"(") == text.count(b")") == 1 + 2 * 5
+    assert b"998 (999)(1000 1001" in text
+    ordered = threads.render(threads.ordered_subject(rows))
+    assert ordered.startswith(b"(1 (2)(3)") and ordered.endswith(b"(5000))")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from ..store.ordering import ThreadRow
 
@@ -19,13 +18,15 @@ from ..store.ordering import ThreadRow
 _REPLY = re.compile(r"^\s*(?:\[[^\[\]]*\]\s*)*(?:re|fwd?)\s*(?:\[[^\[\]]*\]\s*)?:|^\s*\[fwd:|\(fwd\)\s*$", re.I)
 
 
-@dataclass(eq=False, slots=True)
 class Node:
     """A container: a message (`row`), or a dummy standing for a referenced message we do not have."""
 
-    row: ThreadRow | None = None
-    parent: Node | None = None
-    children: list[Node] = field(default_factory=list)
+    __slots__ = ("children", "parent", "row")
+
+    def __init__(self, row: ThreadRow | None = None, parent: Node | None = None) -> None:
+        self.row = row
+        self.parent = parent
+        self.children: list[Node] = []
 
     def date(self) -> tuple[int, int]:
         """Sort key: the message's sent date then UID; a dummy sorts as its first child."""
@@ -88,13 +89,11 @@ def references(rows: Sequence[ThreadRow]) -> list[Node]:
         if previous is not None:
             _link(previous, node)
     roots = [node for node in table.values() if node.parent is None]  # steps 2 and 3
-    roots = _prune(roots, top=True)  # step 4
-    for root in roots:  # sort children first: a dummy's date is its first child's
-        _sort_tree(root)
+    roots = _prune(roots)  # step 4
+    _sort_tree(roots)  # children first: a dummy's date is its first child's
     roots.sort(key=Node.date)  # step 5
     roots = _merge_subjects(roots)  # steps 6 and 7
-    for root in roots:  # step 8
-        _sort_tree(root)
+    _sort_tree(roots)  # step 8
     roots.sort(key=Node.date)
     return roots
 
@@ -114,30 +113,48 @@ def _reaches(ancestor: Node, node: Node) -> bool:
     return False
 
 
-def _prune(nodes: list[Node], *, top: bool) -> list[Node]:
-    """Step 4: drop empty dummies; a dummy's children take its place, except a root dummy with several."""
-    out: list[Node] = []
-    for node in nodes:
-        node.children = _prune(node.children, top=False)
+def _prune(roots: list[Node]) -> list[Node]:
+    """Step 4: drop empty dummies; a dummy's children take its place, except a root dummy with several.
+
+    Iterative (children before parents), as a reply chain can be thousands of messages deep.
+    """
+    for node in reversed(_preorder(roots)):
+        kept: list[Node] = []
         for child in node.children:
+            if child.row is not None:
+                kept.append(child)
+            else:  # a dummy below the root: its (already pruned) children move up, or it vanishes
+                kept.extend(child.children)
+        for child in kept:
             child.parent = node
-        if node.row is not None:
+        node.children = kept
+    out: list[Node] = []
+    for node in roots:
+        if node.row is not None or len(node.children) > 1:
             out.append(node)
-        elif not node.children:
-            continue
-        elif top and len(node.children) > 1:
-            out.append(node)
-        else:
-            for child in node.children:
-                child.parent = node.parent
-            out.extend(node.children)
+        elif node.children:
+            child = node.children[0]
+            child.parent = None
+            out.append(child)
     return out
 
 
-def _sort_tree(node: Node) -> None:
-    for child in node.children:
-        _sort_tree(child)
-    node.children.sort(key=Node.date)
+def _preorder(roots: list[Node]) -> list[Node]:
+    """Every node below `roots` (not the roots), each after its parent."""
+    order: list[Node] = []
+    stack = [child for root in roots for child in root.children]
+    while stack:
+        node = stack.pop()
+        order.append(node)
+        stack.extend(node.children)
+    return order
+
+
+def _sort_tree(roots: list[Node]) -> None:
+    """Sort every set of siblings below `roots` by sent date, children first (a dummy sorts as its first)."""
+    for node in reversed([*roots, *_preorder(roots)]):
+        if len(node.children) > 1:
+            node.children.sort(key=Node.date)
 
 
 def _merge_subjects(roots: list[Node]) -> list[Node]:
@@ -189,18 +206,31 @@ def _reply(node: Node) -> bool:
 
 
 def render(roots: Sequence[Node], number: dict[int, int] | None = None) -> bytes:
-    """`(2)(3 6 (4 23)(44 7 96))`: UIDs, or sequence numbers through `number`."""
-    return b"".join(b"(" + _render(root, number) + b")" for root in roots)
+    """`(2)(3 6 (4 23)(44 7 96))`: UIDs, or sequence numbers through `number`.
 
-
-def _render(node: Node, number: dict[int, int] | None) -> bytes:
-    parts: list[bytes] = []
-    while True:
-        if node.row is not None:
-            parts.append(b"%d" % (number[node.row.uid] if number is not None else node.row.uid))
-            if len(node.children) == 1:
-                node = node.children[0]
-                continue
-        if node.children:
-            parts.append(b"".join(b"(" + _render(child, number) + b")" for child in node.children))
-        return b" ".join(parts)
+    A message with one child continues its list; several children each get a parenthesised list.
+    Iterative, like the rest, for deep threads.
+    """
+    out: list[bytes] = []
+    stack: list[Node | bytes] = []
+    for root in reversed(roots):
+        stack += [b")", root, b"("]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, bytes):
+            out.append(item)
+            continue
+        node = item
+        while node.row is not None:
+            uid = node.row.uid
+            out.append(b"%d" % (number[uid] if number is not None else uid))
+            if not node.children:
+                break
+            out.append(b" ")
+            if len(node.children) > 1:
+                break
+            node = node.children[0]
+        if len(node.children) > 1 or node.row is None:
+            for child in reversed(node.children):
+                stack += [b")", child, b"("]
+    return b"".join(out)
