@@ -320,3 +320,23 @@ def test_writing_without_javascript_sends_plain_text(browser: Browser, live: str
     sent = message_from_bytes(mail_app.store.read_blob(got.blob), policy=default)
     assert sent.get_content_type() == "text/plain" and sent.get_content().strip() == "Typed in the plain box."
     context.close()
+
+
+def test_shift_click_range_then_drag_onto_a_folder(browser: Browser, live: str, mail_app: App) -> None:
+    for n in range(5):
+        deliver(mail_app, ARTHUR[0], simple(f"Batch {n}"))
+    account = mail_app.accounts.get(ARTHUR[0])
+    archive = mail_app.store.get_mailbox(account.id, "Archive")
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    sign_in(page, live, ARTHUR[0], ARTHUR[1])
+    boxes = page.locator(".messages tbody input[name=m]")
+    boxes.nth(1).click()
+    boxes.nth(3).click(modifiers=["Shift"])
+    assert [boxes.nth(i).is_checked() for i in range(5)] == [False, True, True, True, False]
+    page.locator(".messages tbody tr").nth(2).drag_to(page.locator(f".folders a[data-box='{archive.id}']"))
+    page.wait_for_selector("text=Moved to Archive.")
+    assert sorted(m.uid for m in mail_app.store.list_messages(archive.id)) == [1, 2, 3]
+    assert page.locator(".messages tbody tr").count() == 2
+    context.close()

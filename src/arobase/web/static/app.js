@@ -25,6 +25,57 @@
     });
   });
 
+  // Selection: shift-click on a checkbox sets every box between it and the previous click alike.
+  const boxes = () => Array.from(document.querySelectorAll('input[name="m"][form="bulk"]'));
+  let lastBox = null;
+  document.addEventListener("click", (e) => {
+    const box = e.target.closest && e.target.closest('input[name="m"][form="bulk"]');
+    if (!box) return;
+    const all = boxes();
+    if (e.shiftKey && lastBox && all.includes(lastBox)) {
+      const [a, b] = [all.indexOf(lastBox), all.indexOf(box)].sort((x, y) => x - y);
+      all.slice(a, b + 1).forEach((c) => { c.checked = box.checked; });
+    }
+    lastBox = box;
+  });
+
+  // Moving by drag and drop: the selected rows (or the dragged one) dropped on a folder of the tree.
+  const DRAG_TYPE = "application/x-arobase-messages";
+  const rowsBody = document.querySelector("table.messages tbody");
+  if (rowsBody && csrf) {
+    rowsBody.addEventListener("dragstart", (e) => {
+      const row = e.target.closest && e.target.closest("tr");
+      const own = row && row.querySelector('input[name="m"]');
+      if (!own) return;
+      if (!own.checked) { boxes().forEach((c) => { c.checked = false; }); own.checked = true; }
+      const refs = boxes().filter((c) => c.checked).map((c) => c.value);
+      e.dataTransfer.setData(DRAG_TYPE, JSON.stringify(refs));
+      e.dataTransfer.setData("text/plain", refs.length + " ✉");
+      e.dataTransfer.effectAllowed = "move";
+    });
+    document.querySelectorAll(".folders a[data-box]").forEach((folder) => {
+      folder.addEventListener("dragover", (e) => {
+        if (!e.dataTransfer.types.includes(DRAG_TYPE)) return;
+        e.preventDefault();
+        e.dataTransfer.dropEffect = "move";
+        folder.classList.add("drop");
+      });
+      folder.addEventListener("dragleave", () => folder.classList.remove("drop"));
+      folder.addEventListener("drop", async (e) => {
+        folder.classList.remove("drop");
+        const refs = JSON.parse(e.dataTransfer.getData(DRAG_TYPE) || "[]");
+        if (!refs.length) return;
+        e.preventDefault();
+        const data = new FormData();
+        data.set("action", "move");
+        data.set("target", folder.dataset.box);
+        refs.forEach((r) => data.append("m", r));
+        const res = await fetch("/actions", { method: "POST", body: data, headers: { "X-Requested-With": "fetch", "X-CSRF-Token": csrf } });
+        if (res.ok) window.location.reload();  // the list without them, and the "Moved to" notice
+      });
+    });
+  }
+
   // Keyboard shortcuts.
   let focused = -1;
   function focusRow(i) {
