@@ -47,6 +47,7 @@ EXTENSIONS = [
     "WITHIN",
     "SAVEDATE",
     "PREVIEW",
+    "REPLACE",
 ]  # issue 9: phones and slow links
 
 

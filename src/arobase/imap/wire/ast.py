@@ -538,6 +538,16 @@ class Thread(Command):
 
 
 @dataclass(frozen=True, slots=True)
+class Replace(Command):
+    """REPLACE / UID REPLACE (RFC 8508): append `message` to `mailbox`, expunge message `number`."""
+
+    number: int  # a sequence number, a UID, or STAR
+    mailbox: str
+    message: AppendMessage
+    uid: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Compress(Command):
     """COMPRESS mechanism (RFC 4978); only DEFLATE exists."""
 
@@ -594,4 +604,5 @@ NAMES: dict[type[Command], str] = {
     GetQuota: "GETQUOTA",
     GetQuotaRoot: "GETQUOTAROOT",
     SetQuota: "SETQUOTA",
+    Replace: "REPLACE",
 }

@@ -519,25 +519,40 @@ def _append(r: _Reader, _name: str) -> ast.Command:
     mailbox = r.mailbox()
     messages = []
     while r.accept(b" "):
-        flags: tuple[str, ...] = ()
-        when = None
-        if r.peek() == b"(":
-            flags = r.flag_list()
-            r.sp()
-        if r.peek() == b'"':
-            when = r.date_time()
-            r.sp()
-        if r.accept(b"UTF8 ("):
-            data = r.literal(binary=True)
-            r.expect(b")")
-            binary = True
-        else:
-            binary = r.peek() == b"~"
-            data = r.literal(binary=True)
-        messages.append(ast.AppendMessage(data, flags, when, binary))
+        messages.append(_append_message(r))
     if not messages:
         raise r.error("APPEND needs a message")
     return ast.Append(mailbox, tuple(messages))
+
+
+def _append_message(r: _Reader) -> ast.AppendMessage:
+    """`[flag-list SP] [date-time SP] literal` (or `UTF8 (literal)`), after the SP that precedes it."""
+    flags: tuple[str, ...] = ()
+    when = None
+    if r.peek() == b"(":
+        flags = r.flag_list()
+        r.sp()
+    if r.peek() == b'"':
+        when = r.date_time()
+        r.sp()
+    if r.accept(b"UTF8 ("):
+        data = r.literal(binary=True)
+        r.expect(b")")
+        binary = True
+    else:
+        binary = r.peek() == b"~"
+        data = r.literal(binary=True)
+    return ast.AppendMessage(data, flags, when, binary)
+
+
+def _replace(r: _Reader, uid: bool) -> ast.Command:
+    """`[UID] REPLACE n mailbox [flags] [date] literal` (RFC 8508)."""
+    r.sp()
+    number = r._seq_number()
+    r.sp()
+    mailbox = r.mailbox()
+    r.sp()
+    return ast.Replace(number, mailbox, _append_message(r), uid=uid)
 
 
 def _select(r: _Reader, name: str) -> ast.Command:
@@ -962,5 +977,6 @@ _COMMANDS = {
     "GETQUOTA": _getquota,
     "GETQUOTAROOT": _getquotaroot,
     "SETQUOTA": _setquota,
+    "REPLACE": _replace,
 }
-_UID_COMMANDS = frozenset({"EXPUNGE", "FETCH", "STORE", "COPY", "MOVE", "SEARCH", "SORT", "THREAD"})
+_UID_COMMANDS = frozenset({"EXPUNGE", "FETCH", "STORE", "COPY", "MOVE", "SEARCH", "SORT", "THREAD", "REPLACE"})

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 _LITERAL = re.compile(rb"(~?)\{(\d{1,20})(\+?)\}\r\n\Z")
 _TAG = re.compile(rb"[^ \r\n]*")
-_APPEND = re.compile(rb"[^ ]* APPEND ", re.IGNORECASE)
+_APPEND = re.compile(rb"[^ ]* (?:APPEND|REPLACE|UID REPLACE) ", re.IGNORECASE)  # message literals
 
 
 @dataclass(frozen=True, slots=True)
