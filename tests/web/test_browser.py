@@ -340,3 +340,38 @@ def test_shift_click_range_then_drag_onto_a_folder(browser: Browser, live: str, 
     assert sorted(m.uid for m in mail_app.store.list_messages(archive.id)) == [1, 2, 3]
     assert page.locator(".messages tbody tr").count() == 2
     context.close()
+
+
+def test_files_dropped_on_compose_are_sent_with_progress(browser: Browser, live: str, mail_app: App) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    sign_in(page, live, ARTHUR[0], ARTHUR[1])
+    page.goto(live + "/compose")
+    page.fill("#to", PIERRE[0])
+    page.fill("#subject", "Dropped")
+    page.set_input_files("#files", files=[{"name": "picked.txt", "mimeType": "text/plain", "buffer": b"picked"}])
+    # What a file dragged from the desktop delivers: a drop event whose DataTransfer holds files.
+    page.evaluate(
+        """() => {
+        const dt = new DataTransfer();
+        dt.items.add(new File(["x".repeat(300000)], "dropped.txt", { type: "text/plain" }));
+        const form = document.querySelector("form[data-compose]");
+        form.dispatchEvent(new DragEvent("dragover", { dataTransfer: dt, bubbles: true, cancelable: true }));
+        form.dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }"""
+    )
+    assert page.locator("ul.chosen li").all_inner_texts() == ["picked.txt (1 KiB)", "dropped.txt (293 KiB)"]
+    held = []
+    page.route("**/compose", lambda route: held.append(route) if route.request.method == "POST" else route.continue_())
+    page.click("button[value=send]")
+    page.wait_for_selector("progress.upload:visible")
+    while not held:
+        page.wait_for_timeout(50)
+    assert held[0].request.headers.get("x-requested-with") == "fetch"
+    held[0].continue_()
+    page.wait_for_selector("text=Message sent.")
+    inbox = mail_app.store.get_mailbox(mail_app.accounts.get(PIERRE[0]).id, "INBOX")
+    (got,) = mail_app.store.list_messages(inbox.id)
+    assert parse_message(mail_app.store.read_blob(got.blob)).attachment_names == ["picked.txt", "dropped.txt"]
+    context.close()

@@ -3,10 +3,13 @@ inline or as an attachment, attachment previews, remote images per sender, the s
 
 from __future__ import annotations
 
+import re
+
 from starlette.testclient import TestClient
-from tests.web.conftest import ARTHUR, deliver, simple
+from tests.web.conftest import ARTHUR, PIERRE, deliver, rich, simple
 
 from arobase.app import App
+from arobase.mime import parse_message
 
 
 def _inbox(app: App) -> int:
@@ -36,3 +39,39 @@ def test_rows_are_draggable_and_a_fetched_move_answers_no_content(
     assert "Moved to" in client.get("/mail/INBOX").text
     refused = client.post("/actions", data={"action": "move", "target": str(box), "m": f"{archive.id}:1"})
     assert refused.status_code == 403
+
+
+def test_forward_inline_carries_the_attachments_and_as_attachment_the_whole_message(
+    client: TestClient, mail_app: App, arthur: str
+) -> None:
+    uid = deliver(mail_app, ARTHUR[0], rich())
+    box = _inbox(mail_app)
+    page = client.get(f"/msg/{box}/{uid}").text
+    assert f"mode=inline&amp;ref={box}:{uid}" in page and f"mode=forward&amp;ref={box}:{uid}" in page
+    inline = client.get(f"/compose?mode=inline&ref={box}:{uid}").text
+    assert "Forwarded message" in inline and "Look at this picture" in inline
+    assert f'name="carried" value="{box}:{uid}"' in inline and "report.pdf" in inline
+    keep = re.search(r'name="keep" value="([0-9.]+)"', inline).group(1)  # type: ignore[union-attr]
+    form = {"csrf": arthur, "to": PIERRE[0], "subject": "Fwd: Holiday pictures", "action": "send"}
+    sent = client.post("/compose", data={**form, "body": "See below.", "carried": f"{box}:{uid}", "keep": keep})
+    assert "Message sent." in sent.text
+    attached = client.get(f"/compose?mode=forward&ref={box}:{uid}").text
+    assert "Forwarded message" not in attached and "Forwarded as an attachment" in attached
+    client.post("/compose", data={**form, "subject": "As file", "body": "Attached.", "forward": f"{box}:{uid}"})
+    pierre = mail_app.store.get_mailbox(mail_app.accounts.get(PIERRE[0]).id, "INBOX")
+    first, second = (parse_message(mail_app.store.read_blob(m.blob)) for m in mail_app.store.list_messages(pierre.id))
+    assert first.attachment_names == ["report.pdf"]
+    assert second.attachment_names == ["Holiday pictures.eml"]
+
+
+def test_a_fetched_send_answers_where_to_go(client: TestClient, mail_app: App, arthur: str) -> None:
+    headers = {"X-Requested-With": "fetch"}
+    form = {"csrf": arthur, "subject": "Progress", "body": "Files.", "action": "send"}
+    files = [("files", ("a.txt", b"aaa", "text/plain"))]
+    sent = client.post("/compose", data={**form, "to": PIERRE[0]}, files=files, headers=headers)
+    assert sent.status_code == 200 and sent.json() == {"location": "/mail/INBOX"}
+    assert "Message sent." in client.get("/mail/INBOX").text
+    failed = client.post("/compose", data={**form, "to": "nobody@example.test"}, files=files, headers=headers)
+    assert failed.status_code == 400 and failed.json()["location"].startswith("/compose?mode=draft&ref=")
+    again = client.get(failed.json()["location"]).text
+    assert "was not sent" in again and "a.txt" in again

@@ -46,7 +46,8 @@ class Draft:
     in_reply_to: str = ""
     references: str = ""
     replied: str = ""  # "box:uid" of the message answered, flagged \Answered once sent
-    forward: str = ""  # "box:uid" of the message forwarded (attached as message/rfc822)
+    forward: str = ""  # "box:uid" of the message forwarded as an attachment (the whole .eml)
+    carried: str = ""  # "box:uid" of the message forwarded inline, whose `kept` attachments come along
     draft: str = ""  # "box:uid" of the draft being edited, replaced on save and removed on send
     kept: list[tuple[str, str]] = field(default_factory=list)  # (part number, file name) of the draft's files
 
@@ -123,11 +124,14 @@ async def _prefill(ctx: Ctx, m: webmail.MessageSummary, mode: str) -> Draft:
     author = parsed.reply_to or parsed.from_
     when = email.utils.format_datetime(parsed.date) if parsed.date else ""
     sender = _format(parsed.from_[0].name, parsed.from_[0].email) if parsed.from_ else ""
-    if mode == "forward":
+    if mode in ("forward", "inline"):
         forwarded = parsed.subject.lower().startswith(("fwd:", "fw:", "tr:"))
         subject = parsed.subject if forwarded else "Fwd: " + parsed.subject
+        if mode == "forward":  # as an attachment: the original travels whole, the body is the writer's
+            return Draft(subject=subject, body=_signed(ctx, ""), forward=ref)
         intro = f"\n\n-------- Forwarded message --------\nFrom: {sender}\nDate: {when}\nSubject: {parsed.subject}\n\n"
-        return Draft(subject=subject, body=_signed(ctx, intro + text), forward=ref)
+        kept = [(p.number, p.filename or p.content_type) for p in mailview.attachments(parsed)]
+        return Draft(subject=subject, body=_signed(ctx, intro + text), carried=ref, kept=kept)
     me = ctx.account.address.lower()
     to = [_format(a.name, a.email) for a in author if a.email]
     cc: list[str] = []
@@ -191,7 +195,8 @@ async def _build(ctx: Ctx, draft: Draft, uploads: list[UploadFile], *, with_bcc:
         if not subtype or not re.fullmatch(r"[\w.+-]+", maintype + subtype):
             maintype, subtype = "application", "octet-stream"
         msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=upload.filename or "attachment")
-    for source, numbers in ((draft.draft, [n for n, _ in draft.kept]),):
+    # Kept attachments come from the draft being edited, else from the message forwarded inline.
+    for source, numbers in ((draft.draft or draft.carried, [n for n, _ in draft.kept]),):
         ref = parse_ref(source)
         if ref is None or not numbers:
             continue
@@ -347,8 +352,8 @@ async def submit(request: Request) -> Response:
     draft.html = richtext.clean(draft.html) if draft.html.strip() else ""  # shown again if the form comes back
     draft.kept = [(str(n), "") for n in data.getlist("keep")]
     uploads = [u for u in data.getlist("files") if isinstance(u, UploadFile) and (u.filename or u.size)]
+    fetched = request.headers.get("x-requested-with") == "fetch"
     if data.get("action") == "draft":
-        fetched = request.headers.get("x-requested-with") == "fetch"
         try:
             draft.draft = await _save_draft(ctx, draft, uploads)
         except (SendError, QuotaExceeded) as e:
@@ -369,13 +374,20 @@ async def submit(request: Request) -> Response:
         except (SendError, QuotaExceeded):
             kept = draft.draft
         refilled = await _prefill(ctx, _summary(ctx, kept), "draft") if parse_ref(kept) else draft
-        refilled.replied, refilled.forward = draft.replied, draft.forward
+        refilled.replied = draft.replied
+        if kept == draft.draft:  # not saved anew: what is forwarded is not in the draft yet
+            refilled.forward, refilled.carried = draft.forward, draft.carried
+        if fetched:
+            ctx.flash(error)
+            return JSONResponse({"error": error, "location": f"/compose?mode=draft&ref={kept}"}, 400)
         return _form(ctx, refilled, error, 400)
     await _drop_old_draft(ctx, draft)
     replied = parse_ref(draft.replied)
     if replied is not None:
         await ctx.store.store_flags(ctx.mailbox(replied[0]).id, [replied[1]], ["\\Answered"], "add")
     ctx.flash(warning or ctx._("Message sent."))
+    if fetched:  # sent by the page's script (to show upload progress): it goes where it is told
+        return JSONResponse({"location": folder_url("INBOX")})
     return RedirectResponse(folder_url("INBOX"), 303)
 
 

@@ -182,6 +182,12 @@ FR: dict[str, str] = {
     'Added below new messages, replies and forwards, after a "-- " line.': (
         "Ajoutée sous les nouveaux messages, réponses et transferts, après une ligne « -- »."
     ),
+    # Drag and drop, forwarding choices, upload progress.
+    "Forward as attachment": "Transférer en pièce jointe",
+    "Forwarded as an attachment": "Transféré en pièce jointe",
+    "You can also drop files onto this form.": "Vous pouvez aussi déposer des fichiers sur ce formulaire.",
+    "Files to attach": "Fichiers à joindre",
+    "Sending": "Envoi",
 }
 
 TABLES = {"en": {}, "fr": FR}

@@ -196,13 +196,72 @@
       dirty = true;
     });
 
+    // Attachments dropped onto the form join those picked with the file input.
+    const chosen = composeForm.querySelector("ul.chosen");
+    composeForm.querySelector(".drop-hint").hidden = false;
+    function listChosen() {
+      chosen.replaceChildren(...Array.from(files.files).map((f) => {
+        const li = document.createElement("li");
+        li.textContent = f.name + " (" + Math.max(1, Math.round(f.size / 1024)) + " KiB)";
+        return li;
+      }));
+      chosen.hidden = !files.files.length;
+    }
+    files.addEventListener("change", listChosen);
+    composeForm.addEventListener("dragover", (e) => {
+      if (!e.dataTransfer.types.includes("Files")) return;
+      e.preventDefault();
+      composeForm.classList.add("dropping");
+    });
+    composeForm.addEventListener("dragleave", (e) => {
+      if (!composeForm.contains(e.relatedTarget)) composeForm.classList.remove("dropping");
+    });
+    composeForm.addEventListener("drop", (e) => {
+      if (!e.dataTransfer.files.length) return;
+      e.preventDefault();
+      composeForm.classList.remove("dropping");
+      const merged = new DataTransfer();
+      [...files.files, ...e.dataTransfer.files].forEach((f) => merged.items.add(f));
+      files.files = merged.files;
+      files.dispatchEvent(new Event("change"));
+    });
+
+    // Sending with files goes through XMLHttpRequest, the one API that reports upload progress.
+    const progress = composeForm.querySelector("progress.upload");
+    const progressText = composeForm.querySelector(".upload-text");
+    function sendWithProgress(submitter) {
+      const data = new FormData(composeForm);
+      data.set("action", submitter ? submitter.value : "send");
+      const xhr = new XMLHttpRequest();
+      xhr.open("POST", composeForm.getAttribute("action"));  // .action is the buttons named "action"
+      xhr.setRequestHeader("X-Requested-With", "fetch");
+      progress.hidden = false;
+      xhr.upload.addEventListener("progress", (ev) => {
+        if (!ev.lengthComputable) return;
+        progress.max = ev.total;
+        progress.value = ev.loaded;
+        progressText.textContent = Math.floor((100 * ev.loaded) / ev.total) + " %";
+      });
+      xhr.addEventListener("load", () => {
+        let answer = {};
+        try { answer = JSON.parse(xhr.responseText); } catch (err) { answer = {}; }
+        window.location.href = answer.location || "/compose";
+      });
+      xhr.addEventListener("error", () => {
+        submitting = uploading = false;
+        progress.hidden = true;
+        progressText.textContent = progress.getAttribute("aria-label") + ": ✖";
+      });
+      xhr.send(data);
+    }
+
     // Drafts saved automatically: a few seconds after the last change, and when leaving the page.
     const status = composeForm.querySelector(".saved");
     let dirty = false;
     let saving = null;
     composeForm.addEventListener("input", () => { dirty = true; });
     async function save() {
-      if (!dirty || saving || !files.checkValidity()) return saving;
+      if (!dirty || saving || uploading || !files.checkValidity()) return saving;
       dirty = false;
       sync();
       const data = new FormData(composeForm);
@@ -229,9 +288,11 @@
         });
         kept.hidden = !saved.kept.length;
         composeForm.querySelector("input[name=forward]").value = "";
+        composeForm.querySelector("input[name=carried]").value = "";
         const forwarded = composeForm.querySelector(".forwarded");
         if (forwarded) forwarded.remove();
         files.value = "";
+        listChosen();
         const now = new Date();
         status.textContent = (status.dataset.saved || "%s").replace("%s", now.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }));
       }).catch(() => { dirty = true; }).finally(() => { saving = null; });
@@ -239,16 +300,19 @@
     }
     const timer = setInterval(save, 5000);
     let submitting = false;
+    let uploading = false;
     composeForm.addEventListener("submit", async (e) => {
       sync();
-      if (submitting || !saving) { submitting = true; return; }
-      // A draft is being saved: wait for it, so the send names (and removes) the newest draft.
-      e.preventDefault();
       const submitter = e.submitter;
-      await saving;
-      sync();
+      const withProgress = files.files.length > 0 && (!submitter || submitter.value === "send");
+      if (uploading) { e.preventDefault(); return; }
+      if (submitting || (!saving && !withProgress)) { submitting = true; return; }
+      e.preventDefault();
+      // A draft being saved is waited for, so the send names (and removes) the newest draft.
+      if (saving) { await saving; sync(); }
       submitting = true;
-      composeForm.requestSubmit(submitter);
+      if (withProgress && files.files.length) { uploading = true; sendWithProgress(submitter); }
+      else composeForm.requestSubmit(submitter);
     });
     window.addEventListener("pagehide", () => {
       if (!dirty || submitting) return;
