@@ -148,3 +148,27 @@ async def test_corrupt_deflate_stream_closes_the_connection(imaps: tuple[int, ss
     client.writer.write(b"\xff\xff\xff\xff garbage")
     assert await asyncio.wait_for(client.reader.read(), TIMEOUT) == b""
     client.writer.close()
+
+
+async def test_deflate_after_starttls(imap_app: App) -> None:
+    server = await start_listener(imap_app, "127.0.0.1", 0, implicit_tls=False, connections=Connections())
+    try:
+        port = server.sockets[0].getsockname()[1]
+        reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), TIMEOUT)
+        client = DeflateClient(reader, writer)
+        assert (await client.line()).startswith(b"* OK")
+        client.send(b"t STARTTLS\r\n")
+        assert await client.until(b"t") == [b"t OK Begin TLS negotiation now"]
+        await asyncio.wait_for(writer.start_tls(client_context(imap_app)), TIMEOUT)
+        client.send(f'L LOGIN {ARTHUR} "{PASSWORDS[ARTHUR]}"\r\nz COMPRESS DEFLATE\r\n'.encode())
+        assert (await client.until(b"L"))[-1].startswith(b"L OK")
+        assert await client.until(b"z") == [b"z OK DEFLATE active"]
+        client.start()
+        client.send(b"s SELECT INBOX\r\nc CAPABILITY\r\n")
+        assert (await client.until(b"s"))[-1].startswith(b"s OK")
+        caps = await client.until(b"c")
+        assert b"COMPRESS=DEFLATE" not in caps[0] and caps[0].startswith(b"* CAPABILITY IMAP4rev1")
+        writer.close()
+    finally:
+        server.close()
+        await asyncio.wait_for(server.wait_closed(), TIMEOUT)
