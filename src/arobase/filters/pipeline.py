@@ -135,9 +135,14 @@ class Pipeline:
         if not self.enabled:
             return Outcome(message, mailboxes={a.id: "INBOX" for a in accounts})
         now = now or datetime.now(UTC)
-        parsed = await asyncio.to_thread(parse_message, message)
-        content, base, message_tokens = await asyncio.to_thread(
-            self._analyse, message, parsed, accounts, client_ip, helo, auth, now
+        if not (self.ip_zones or self.uri_zones or self.rspamd_url):  # nothing to wait for: one thread hop
+            return await asyncio.to_thread(
+                lambda: self._decide(
+                    message, *self._analyse(message, accounts, client_ip, helo, auth, now), accounts, sender, auth
+                )
+            )
+        content, base, message_tokens, findings = await asyncio.to_thread(
+            self._analyse, message, accounts, client_ip, helo, auth, now
         )
         base += await rules.dnsbl_signals(self.resolver, client_ip, content.urls, self.ip_zones, self.uri_zones)
         if self.rspamd_url:
@@ -150,7 +155,6 @@ class Pipeline:
                 recipients=[a.address for a in accounts],
                 hostname=self.hostname,
             )
-        findings = await asyncio.to_thread(self._attachments, content)
         return await asyncio.to_thread(
             self._decide, message, content, base, message_tokens, findings, accounts, sender, auth
         )
@@ -158,20 +162,20 @@ class Pipeline:
     def _analyse(
         self,
         message: bytes,
-        parsed: ParsedMessage,
         accounts: Sequence[Account],
         client_ip: str,
         helo: str,
         auth: AuthResults | None,
         now: datetime,
-    ) -> tuple[Content, list[Signal], list[int]]:
-        content = extract(message, parsed)
+    ) -> tuple[Content, list[Signal], list[int], dict[str, list[attachments.Finding]]]:
+        """Everything that needs no network: the parse, rule and phishing signals, tokens, attachments."""
+        content = extract(message, parse_message(message))
         ours = {a.address.rpartition("@")[2].lower() for a in accounts}
         signals = rules.auth_signals(auth)
         signals += rules.header_signals(content, helo, client_ip, ours | {self.hostname.lower()}, now)
         signals += rules.content_signals(content)
         signals += phishing.check(content, ours, self.brands)
-        return content, signals, tokens(content)
+        return content, signals, tokens(content), self._attachments(content)
 
     def _attachments(self, content: Content) -> dict[str, list[attachments.Finding]]:
         found: dict[str, list[attachments.Finding]] = {}
