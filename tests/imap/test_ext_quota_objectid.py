@@ -39,6 +39,12 @@ async def test_quota_from_the_account(logged_in: Driver) -> None:
     assert await logged_in.cmd('d GETQUOTA ""') == [b'* QUOTA "" (STORAGE %d 10240)' % used, b"d OK GETQUOTA completed"]
     assert await logged_in.cmd('e SETQUOTA "" (STORAGE 1)') == [b"e NO [NOPERM] quotas are set by the administrator"]
     assert (await logged_in.cmd("f GETQUOTAROOT Nowhere"))[-1].startswith(b"f NO [NONEXISTENT]")
+    # what an EXPUNGE would give back, in the same units
+    big = MESSAGE.replace(b"Hi there.", b"x" * 5000)
+    deliver(app.store, account, big, flags=["\\Deleted"])
+    await settle(app.store)
+    status = await logged_in.cmd("g STATUS INBOX (DELETED DELETED-STORAGE)")
+    assert status[0] == b"* STATUS INBOX (DELETED 1 DELETED-STORAGE %d)" % ((len(big) + 1023) // 1024)
 
 
 async def test_object_ids(logged_in: Driver) -> None:

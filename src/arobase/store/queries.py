@@ -302,3 +302,16 @@ def flag_rows(store: SQLiteStore, mailbox_id: int, uids: Iterable[int]) -> list[
 
 def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def deleted_size(store: SQLiteStore, mailbox_id: int) -> int:
+    """Octets an EXPUNGE of the mailbox would free (STATUS DELETED-STORAGE, RFC 9208)."""
+    row = (
+        _db(store)
+        .execute(
+            "SELECT coalesce(sum(size), 0) FROM messages WHERE mailbox_id = ? AND flags & ?",
+            (mailbox_id, FLAG_BITS["\\deleted"]),
+        )
+        .fetchone()
+    )
+    return int(row[0])

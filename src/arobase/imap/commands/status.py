@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...store import InvalidOperation, Mailbox, normalize_mailbox_name, objectid
+from ...store import InvalidOperation, Mailbox, normalize_mailbox_name, objectid, queries
 from ..wire import ast
 from . import AUTHENTICATED, CommandContext, CommandError, command
 
@@ -27,6 +27,8 @@ def status_data(ctx: CommandContext, box: Mailbox, items: tuple[str, ...]) -> by
             value = 0  # \Recent belongs to the session that selects the mailbox first
         elif item == "HIGHESTMODSEQ":
             value = box.highestmodseq
+        elif item == "DELETED-STORAGE":  # RFC 9208, in the STORAGE resource's units of 1024 octets
+            value = (queries.deleted_size(ctx.app.store, box.id) + 1023) // 1024
         elif item == "MAILBOXID":  # RFC 8474
             values.append(b"MAILBOXID (" + objectid.mailbox_id(box.id).encode() + b")")
             continue

@@ -46,6 +46,7 @@ STATUS_ITEMS = frozenset(
         "HIGHESTMODSEQ",
         "APPENDLIMIT",
         "MAILBOXID",
+        "DELETED-STORAGE",
     }
 )
 SEARCH_RETURNS = frozenset({"MIN", "MAX", "ALL", "COUNT", "SAVE"})
