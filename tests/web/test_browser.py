@@ -14,12 +14,13 @@ import shutil
 import threading
 from collections.abc import Iterator
 from email import message_from_bytes
-from email.policy import default
+from email.message import EmailMessage
+from email.policy import SMTP, default
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
-from tests.web.conftest import ARTHUR, PIERRE, deliver, rich, simple
+from tests.web.conftest import ARTHUR, PIERRE, PNG, deliver, rich, simple
 
 from arobase.app import App
 from arobase.mime import parse_message
@@ -374,4 +375,39 @@ def test_files_dropped_on_compose_are_sent_with_progress(browser: Browser, live:
     inbox = mail_app.store.get_mailbox(mail_app.accounts.get(PIERRE[0]).id, "INBOX")
     (got,) = mail_app.store.list_messages(inbox.id)
     assert parse_message(mail_app.store.read_blob(got.blob)).attachment_names == ["picked.txt", "dropped.txt"]
+    context.close()
+
+
+def test_previews_and_images_always_for_a_sender(browser: Browser, live: str, mail_app: App, sink: int) -> None:
+    msg = EmailMessage(policy=SMTP)
+    msg["From"], msg["To"], msg["Subject"] = "alice@elsewhere.test", ARTHUR[0], "Files and pictures"
+    msg.set_content(f"<p>Hello</p><img alt='remote' src='http://127.0.0.1:{sink}/pixel.png'>", subtype="html")
+    msg.add_attachment(PNG, maintype="image", subtype="png", filename="dot.png")
+    msg.add_attachment(b"%PDF-1.4 fake", maintype="application", subtype="pdf", filename="report.pdf")
+    uid = deliver(mail_app, ARTHUR[0], msg.as_bytes())
+    box = mail_app.store.get_mailbox(mail_app.accounts.get(ARTHUR[0]).id, "INBOX")
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    sign_in(page, live, ARTHUR[0], ARTHUR[1])
+    page.goto(f"{live}/msg/{box.id}/{uid}")
+    page.locator("details.preview summary", has_text="dot.png").click()
+    image = page.locator("details.preview img[alt='dot.png']")
+    image.wait_for()
+    page.wait_for_function('() => document.querySelector("details.preview img").complete')
+    assert image.evaluate("img => img.naturalWidth") == 1
+    page.locator("details.preview summary", has_text="report.pdf").click()
+    frame = page.locator("details.preview iframe.pdf")
+    assert frame.is_visible() and frame.get_attribute("sandbox") == ""
+    page.wait_for_timeout(300)
+    assert Sink.hits == []
+    page.click("text=Always for this sender")
+    page.wait_for_selector("text=Images from alice@elsewhere.test will always be shown.")
+    page.frame_locator("iframe.body").locator("text=Hello").wait_for()
+    page.wait_for_timeout(300)
+    assert Sink.hits == ["/pixel.png"]
+    page.click("text=Change")
+    page.locator("li", has_text="alice@elsewhere.test").locator("button").click()
+    page.wait_for_selector("text=Settings saved.")
+    assert page.locator(".image-senders li").count() == 0
     context.close()

@@ -4,9 +4,11 @@ inline or as an attachment, attachment previews, remote images per sender, the s
 from __future__ import annotations
 
 import re
+from email.message import EmailMessage
+from email.policy import SMTP
 
 from starlette.testclient import TestClient
-from tests.web.conftest import ARTHUR, PIERRE, deliver, rich, simple
+from tests.web.conftest import ARTHUR, PIERRE, PNG, deliver, login, rich, simple
 
 from arobase.app import App
 from arobase.mime import parse_message
@@ -75,3 +77,59 @@ def test_a_fetched_send_answers_where_to_go(client: TestClient, mail_app: App, a
     assert failed.status_code == 400 and failed.json()["location"].startswith("/compose?mode=draft&ref=")
     again = client.get(failed.json()["location"]).text
     assert "was not sent" in again and "a.txt" in again
+
+
+def test_image_and_pdf_previews_are_inline_and_inert(client: TestClient, mail_app: App, arthur: str) -> None:
+    msg = EmailMessage(policy=SMTP)
+    msg["From"], msg["To"], msg["Subject"] = "alice@elsewhere.test", ARTHUR[0], "Files"
+    msg.set_content("Two files and a drawing.")
+    msg.add_attachment(PNG, maintype="image", subtype="png", filename="dot.png")
+    msg.add_attachment(b"%PDF-1.4 fake", maintype="application", subtype="pdf", filename="report.pdf")
+    msg.add_attachment(b"<svg onload='alert(1)'/>", maintype="image", subtype="svg+xml", filename="x.svg")
+    uid = deliver(mail_app, ARTHUR[0], msg.as_bytes())
+    box = _inbox(mail_app)
+    page = client.get(f"/msg/{box}/{uid}").text
+    numbers = dict(re.findall(r'/part/([0-9.]+)" download>([^<]+)</a>', page))
+    png, pdf, svg = (n for n, name in numbers.items() if name in ("dot.png", "report.pdf", "x.svg"))
+    assert f'<img src="/msg/{box}/{uid}/part/{png}/view" alt="dot.png"' in page
+    assert re.search(rf'<iframe class="pdf" sandbox title="report.pdf" src="/msg/{box}/{uid}/part/{pdf}/view"', page)
+    assert f"/part/{svg}/view" not in page
+    image = client.get(f"/msg/{box}/{uid}/part/{png}/view")
+    assert image.content == PNG and image.headers["content-type"] == "image/png"
+    assert image.headers["content-disposition"].startswith("inline;")
+    assert image.headers["x-content-type-options"] == "nosniff"
+    document = client.get(f"/msg/{box}/{uid}/part/{pdf}/view")
+    assert document.headers["content-type"] == "application/pdf"
+    csp = document.headers["content-security-policy"]
+    assert "sandbox" in csp and "default-src 'none'" in csp and "script-src" not in csp
+    assert document.headers["x-frame-options"] == "SAMEORIGIN"
+    assert client.get(f"/msg/{box}/{uid}/part/{svg}/view").status_code == 404
+
+
+def test_remote_images_always_for_a_sender_and_undone_in_settings(
+    client: TestClient, mail_app: App, arthur: str
+) -> None:
+    html = '<p>News</p><img src="https://tracker.example/pixel.png">'
+    raw = (
+        "From: News <News@Letters.test>\r\nTo: arthur.dupont@example.test\r\nSubject: Letter\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: text/html; charset=utf-8\r\n\r\n" + html
+    ).encode()
+    first = deliver(mail_app, ARTHUR[0], raw)
+    box = _inbox(mail_app)
+    assert "Always for this sender" in client.get(f"/msg/{box}/{first}").text
+    assert "tracker.example" not in client.get(f"/msg/{box}/{first}/frame").text
+    allowed = client.post("/images/allow", data={"csrf": arthur, "m": f"{box}:{first}"})
+    assert "Images from news@letters.test will always be shown." in allowed.text
+    second = deliver(mail_app, ARTHUR[0], raw)
+    page = client.get(f"/msg/{box}/{second}").text
+    assert "Always for this sender" not in page and f"/msg/{box}/{second}/frame?images=1" in page
+    assert "https://tracker.example/pixel.png" in client.get(f"/msg/{box}/{second}/frame").text
+    settings = client.get("/settings").text
+    assert "news@letters.test" in settings
+    client.post("/settings/images/forget", data={"csrf": arthur, "sender": "news@letters.test"})
+    assert "news@letters.test" not in client.get("/settings").text
+    assert "tracker.example" not in client.get(f"/msg/{box}/{second}/frame").text
+    # Another account's choices are its own.
+    other = TestClient(client.app)
+    login(other, *PIERRE)
+    assert "news@letters.test" not in other.get("/settings").text

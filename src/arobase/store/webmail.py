@@ -496,3 +496,43 @@ def recent_senders(store: SQLiteStore, mailbox_id: int, query: str, limit: int =
         if len(found) >= limit:
             break
     return list(found.values())
+
+
+# -- remote images: senders trusted by the reader ------------------------------------------------
+
+
+def image_senders(store: SQLiteStore, account_id: int) -> list[str]:
+    """Senders whose remote images the account always shows, alphabetically."""
+    rows = store._reader().execute(
+        "SELECT sender FROM web_image_senders WHERE account_id = ? ORDER BY sender", (account_id,)
+    )
+    return [str(row[0]) for row in rows]
+
+
+def shows_images_from(store: SQLiteStore, account_id: int, sender: str) -> bool:
+    row = store._reader().execute(
+        "SELECT 1 FROM web_image_senders WHERE account_id = ? AND sender = ?", (account_id, sender.strip().lower())
+    )
+    return row.fetchone() is not None
+
+
+def allow_images_from(store: SQLiteStore, account_id: int, sender: str) -> Pending[None]:
+    """Remember "always show images" for a From address (kept lower-cased: addresses arrive in any case)."""
+
+    def run(tx: Transaction) -> None:
+        tx.db.execute(
+            "INSERT OR IGNORE INTO web_image_senders (account_id, sender, added) VALUES (?, ?, ?)",
+            (account_id, sender.strip().lower(), int(time.time())),
+        )
+
+    return store._write(run)
+
+
+def forget_image_senders(store: SQLiteStore, account_id: int, senders: Sequence[str]) -> Pending[None]:
+    def run(tx: Transaction) -> None:
+        tx.db.executemany(
+            "DELETE FROM web_image_senders WHERE account_id = ? AND sender = ?",
+            [(account_id, s.strip().lower()) for s in senders],
+        )
+
+    return store._write(run)

@@ -86,7 +86,9 @@ def routes() -> list[Route | Mount]:
         Route("/msg/{box:int}/{uid:int}", messages.read),
         Route("/msg/{box:int}/{uid:int}/frame", messages.frame),
         Route("/msg/{box:int}/{uid:int}/part/{number}", messages.part),
+        Route("/msg/{box:int}/{uid:int}/part/{number}/view", messages.view),
         Route("/msg/{box:int}/{uid:int}/original", messages.original),
+        Route("/images/allow", messages.allow_images, methods=["POST"]),
         Route("/actions", messages.act, methods=["POST"]),
         Route("/protection/judge", protection.judge, methods=["POST"]),
         Route("/protection/release", protection.release, methods=["POST"]),
@@ -101,6 +103,7 @@ def routes() -> list[Route | Mount]:
         Route("/contacts/complete", contacts.complete),
         Route("/settings", settings.index, methods=["GET"]),
         Route("/settings", settings.save, methods=["POST"]),
+        Route("/settings/images/forget", settings.forget_images, methods=["POST"]),
         Route("/events", events.stream),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]

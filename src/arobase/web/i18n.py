@@ -188,6 +188,23 @@ FR: dict[str, str] = {
     "You can also drop files onto this form.": "Vous pouvez aussi déposer des fichiers sur ce formulaire.",
     "Files to attach": "Fichiers à joindre",
     "Sending": "Envoi",
+    # Previews and remote images.
+    "Preview": "Aperçu",
+    "Always for this sender": "Toujours pour cet expéditeur",
+    "Images from %s will always be shown.": "Les images de %s seront toujours affichées.",
+    "Remote images from this sender are always shown.": (
+        "Les images distantes de cet expéditeur sont toujours affichées."
+    ),
+    "Change": "Modifier",
+    "Remote images": "Images distantes",
+    "Remote images in messages from these senders are always shown.": (
+        "Les images distantes des messages de ces expéditeurs sont toujours affichées."
+    ),
+    "Remote images are hidden in every message until you choose to show them.": (
+        "Les images distantes restent masquées dans chaque message tant que vous ne choisissez pas de les afficher."
+    ),
+    "Stop showing images from %s": "Ne plus afficher les images de %s",
+    "Remove": "Retirer",
 }
 
 TABLES = {"en": {}, "fr": FR}

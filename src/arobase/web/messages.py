@@ -15,6 +15,12 @@ from .core import Ctx, folder_url, parse_ref, protect, require
 from .sanitize import clean_html, frame_csp, frame_document
 
 FORBIDDEN_TYPES = {"text/html", "image/svg+xml", "application/xhtml+xml", "text/xml", "application/xml"}
+# Shown inline from the attachment list: raster images (never SVG, which is a document) and PDF.
+PREVIEW_IMAGES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
+PREVIEW_TYPES = PREVIEW_IMAGES | {"application/pdf"}
+# A preview is a document of its own that may run nothing and fetch nothing; `sandbox` gives it an
+# opaque origin, so even a PDF viewer's scripting could not reach this origin's cookies or pages.
+PREVIEW_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'self'; sandbox"
 
 
 def _message(ctx: Ctx, request: Request) -> tuple[Mailbox, webmail.MessageSummary]:
@@ -40,6 +46,7 @@ async def read(request: Request) -> Response:
     guard = protection.inspect(
         ctx, box, summary.blob, raw, summary.sender, parsed.subject, body.text, body.kind == "html"
     )
+    trusted = _trusts_images(ctx, summary.sender, check)
     names = {b.id: ctx.folder_name(b) for b in ctx.mailboxes()}
     boxes = [b for b in ctx.mailboxes() if b.selectable]
     return ctx.render(
@@ -57,8 +64,16 @@ async def read(request: Request) -> Response:
         folder_names=names,
         move_targets=boxes,
         list_url=folder_url(box.name),
-        images=request.query_params.get("images") == "1",
+        images=trusted or request.query_params.get("images") == "1",
+        trusted=trusted,
+        previewable=PREVIEW_TYPES,
     )
+
+
+def _trusts_images(ctx: Ctx, sender: str, check: mailview.SenderCheck) -> bool:
+    """Remote images shown without asking: the reader chose so for this sender, and the sender's
+    domain did not fail its checks (a forged From must not turn tracking images on)."""
+    return bool(sender) and check.status != "failed" and webmail.shows_images_from(ctx.store, ctx.account.id, sender)
 
 
 async def frame(request: Request) -> Response:
@@ -68,7 +83,8 @@ async def frame(request: Request) -> Response:
     raw = await asyncio.to_thread(ctx.store.read_blob, summary.blob)
     parsed = await asyncio.to_thread(ctx.store.parsed, summary.blob)
     body = mailview.choose_body(raw, parsed)
-    remote = request.query_params.get("images") == "1"
+    check = mailview.sender_check(raw, ctx.web.app.config.server.hostname, summary.sender.rpartition("@")[2])
+    remote = request.query_params.get("images") == "1" or _trusts_images(ctx, summary.sender, check)
     guard = protection.inspect(ctx, box, summary.blob, raw, summary.sender, parsed.subject, "", True)
 
     def inline_image(cid: str) -> tuple[str, bytes] | None:
@@ -109,6 +125,44 @@ async def part(request: Request) -> Response:
             "Content-Security-Policy": "default-src 'none'; sandbox",
         },
     )
+
+
+async def view(request: Request) -> Response:
+    """One image or PDF attachment shown inline (in an <img>, or a sandboxed frame for a PDF)."""
+    ctx = require(request)
+    _, summary = _message(ctx, request)
+    parsed = await asyncio.to_thread(ctx.store.parsed, summary.blob)
+    found = parsed.part(request.path_params["number"])
+    if found is None or found.is_multipart or found.content_type not in PREVIEW_TYPES:
+        raise HTTPException(404)
+    raw = await asyncio.to_thread(ctx.store.read_blob, summary.blob)
+    filename = found.filename or f"part-{found.number or '1'}"
+    return Response(
+        mailview.part_bytes(raw, found),
+        media_type=found.content_type,
+        headers={
+            "Content-Disposition": f"inline; filename*=UTF-8''{quote(filename, safe='')}",
+            "Content-Security-Policy": PREVIEW_CSP,
+            "X-Content-Type-Options": "nosniff",
+            "X-Frame-Options": "SAMEORIGIN",
+        },
+    )
+
+
+@protect
+async def allow_images(request: Request) -> Response:
+    """ "Always show images from this sender", from one of their messages."""
+    ctx = require(request)
+    form = await request.form()
+    ref = parse_ref(str(form.get("m") or ""))
+    if ref is None:
+        raise HTTPException(400)
+    found = webmail.summaries(ctx.store, ctx.mailbox(ref[0]).id, [ref[1]])
+    if not found or not found[0].sender:
+        raise HTTPException(404)
+    await webmail.allow_images_from(ctx.store, ctx.account.id, found[0].sender)
+    ctx.flash(ctx._("Images from %s will always be shown.", found[0].sender.lower()))
+    return RedirectResponse(f"/msg/{ref[0]}/{ref[1]}", 303)
 
 
 async def original(request: Request) -> Response:
