@@ -30,7 +30,10 @@ SQL_KEYS: dict[str, str] = {
     "DATE": "coalesce(b.sent_date, m.internal_date)",  # no usable Date: -> the internal date
     "SIZE": "m.size",
     "SUBJECT": "lower(b.base_subject)",
-    "FROM": _address_mailbox("from_"),
+    # the sender column ("mailbox@host", kept at ingest) spares parsing the JSON record, when set
+    "FROM": "CASE WHEN b.sender != '' THEN lower(substr(b.sender, 1, instr(b.sender, '@') - 1)) ELSE "
+    + _address_mailbox("from_")
+    + " END",
     "TO": _address_mailbox("to"),
     "CC": _address_mailbox("cc"),
 }
