@@ -411,3 +411,28 @@ def test_previews_and_images_always_for_a_sender(browser: Browser, live: str, ma
     page.wait_for_selector("text=Settings saved.")
     assert page.locator(".image-senders li").count() == 0
     context.close()
+
+
+def test_shortcuts_help_opens_traps_focus_and_gives_it_back(browser: Browser, live: str, mail_app: App) -> None:
+    deliver(mail_app, ARTHUR[0], simple("Something"))
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    sign_in(page, live, ARTHUR[0], ARTHUR[1])
+    page.keyboard.press("j")
+    assert page.evaluate("document.activeElement.className") == "open"
+    page.keyboard.press("?")
+    dialog = page.get_by_role("dialog", name="Keyboard shortcuts")
+    assert dialog.is_visible() and "Next message in the list" in dialog.inner_text()
+    for key in ("Tab", "Tab", "Shift+Tab"):
+        page.keyboard.press(key)
+        assert page.evaluate("document.activeElement.closest('dialog') !== null")
+    page.keyboard.press("Escape")
+    assert not dialog.is_visible()
+    assert page.evaluate("document.activeElement.className") == "open"
+    page.get_by_role("button", name="Keyboard shortcuts").click()
+    assert dialog.is_visible()
+    page.get_by_role("button", name="Close").click()
+    assert not dialog.is_visible()
+    assert page.evaluate("document.activeElement.classList.contains('help-open')")
+    context.close()

@@ -133,3 +133,11 @@ def test_remote_images_always_for_a_sender_and_undone_in_settings(
     other = TestClient(client.app)
     login(other, *PIERRE)
     assert "news@letters.test" not in other.get("/settings").text
+
+
+def test_shortcuts_help_is_on_every_page_and_translated(client: TestClient, arthur: str) -> None:
+    page = client.get("/mail/INBOX").text
+    assert '<dialog id="shortcuts"' in page and "<kbd>?</kbd>" in page and "Next message in the list" in page
+    client.post("/lang", data={"csrf": arthur, "lang": "fr", "next": "/mail/INBOX"})
+    french = client.get("/compose").text
+    assert "Raccourcis clavier" in french and "Message suivant de la liste" in french and "Fermer" in french

@@ -205,6 +205,15 @@ FR: dict[str, str] = {
     ),
     "Stop showing images from %s": "Ne plus afficher les images de %s",
     "Remove": "Retirer",
+    # Keyboard shortcuts help.
+    "Write a new message": "Écrire un nouveau message",
+    "Next message in the list": "Message suivant de la liste",
+    "Previous message in the list": "Message précédent de la liste",
+    "Select the message in the list": "Sélectionner le message de la liste",
+    "Back to the list": "Retour à la liste",
+    "Show this help": "Afficher cette aide",
+    "Close this help": "Fermer cette aide",
+    "Close": "Fermer",
 }
 
 TABLES = {"en": {}, "fr": FR}

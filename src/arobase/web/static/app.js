@@ -91,11 +91,39 @@
     if (el) { el.click(); return true; }
     return false;
   }
+  // The shortcuts help: a modal dialog, focus kept inside while open and given back on closing.
+  const help = document.getElementById("shortcuts");
+  const helpButton = document.querySelector(".help-open");
+  let beforeHelp = null;
+  function openHelp() {
+    if (!help || help.open) return;
+    beforeHelp = document.activeElement;
+    help.showModal();
+    help.querySelector("button").focus();
+  }
+  if (help && helpButton) {
+    helpButton.hidden = false;
+    helpButton.addEventListener("click", openHelp);
+    help.addEventListener("close", () => {
+      if (beforeHelp && beforeHelp.focus) beforeHelp.focus();
+      beforeHelp = null;
+    });
+    help.addEventListener("keydown", (e) => {
+      if (e.key !== "Tab") return;
+      const inside = Array.from(help.querySelectorAll("button, [href], input, select, textarea, [tabindex]:not([tabindex='-1'])"));
+      const first = inside[0], last = inside[inside.length - 1];
+      if (e.shiftKey && document.activeElement === first) { e.preventDefault(); last.focus(); }
+      else if (!e.shiftKey && document.activeElement === last) { e.preventDefault(); first.focus(); }
+    });
+  }
+
   document.addEventListener("keydown", (e) => {
     const t = e.target;
+    if (help && help.open) return;  // Esc and Tab are the dialog's own
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     if (t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName))) return;
-    if (e.key === "/") { const q = document.getElementById("q"); if (q) { e.preventDefault(); q.focus(); } }
+    if (e.key === "?") { e.preventDefault(); openHelp(); }
+    else if (e.key === "/") { const q = document.getElementById("q"); if (q) { e.preventDefault(); q.focus(); } }
     else if (e.key === "c") { window.location.href = "/compose"; }
     else if (e.key === "j") { focusRow(focused + 1); }
     else if (e.key === "k") { focusRow(focused - 1); }
