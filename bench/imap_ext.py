@@ -6,7 +6,7 @@ of arrival order; then a real server process (`bench/imap.py --serve`) is timed 
 SORT by DATE, ARRIVAL, SUBJECT, FROM and DISPLAYFROM, ESORT (MIN MAX COUNT), THREAD=REFERENCES
 and ORDEREDSUBJECT, and `FETCH 1:* (ENVELOPE)` with and without COMPRESS=DEFLATE (bytes on the wire).
 
-Run: `.venv/bin/python bench/imap_ext.py [--sizes 100000]`.
+Run: `.venv/bin/python bench/imap_ext.py [--sizes 100000] [--data DIR]` (DIR is filled once, then reused).
 """
 
 from __future__ import annotations
@@ -115,10 +115,14 @@ def compressed_fetch(port: int, text: str) -> tuple[float, int, int]:
     return spent, wire, plain
 
 
-def run_size(count: int, seed: int, root: Path) -> dict[str, str]:
-    data = make_data_dir(root / f"data-{count}")
-    fill = populate(data, count, seed)
-    results = {"populate": f"{fill:.1f} s ({count / fill:,.0f} msg/s)"}
+def run_size(count: int, seed: int, root: Path, data: Path | None = None) -> dict[str, str]:
+    """Time one folder of `count` messages; `data` reuses a directory filled by an earlier run."""
+    results: dict[str, str] = {}
+    if data is None or not (data / "store.db").exists():
+        data = make_data_dir(data or root / f"data-{count}")
+        fill = populate(data, count, seed)
+        results["populate"] = f"{fill:.1f} s ({count / fill:,.0f} msg/s)"
+    subprocess.run([sys.executable, "-m", "arobase", "--data", str(data), "migrate"], check=True, capture_output=True)
     port_file = root / f"port-{count}"
     server = subprocess.Popen([sys.executable, str(ROOT / "bench" / "imap.py"), "--serve", str(data), str(port_file)])
     try:
@@ -162,12 +166,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000])
     parser.add_argument("--seed", type=int, default=9)
+    parser.add_argument("--data", type=Path, help="keep the filled folder here and reuse it (one size only)")
     args = parser.parse_args()
     print(base.machine())
     with tempfile.TemporaryDirectory(prefix="arobase-bench-imap-ext-") as tmp:
         for count in args.sizes:
             print(f"\n{count:,} messages")
-            for name, value in run_size(count, args.seed, Path(tmp)).items():
+            for name, value in run_size(count, args.seed, Path(tmp), args.data).items():
                 print(f"  {name:48} {value}")
 
 
