@@ -288,7 +288,7 @@ def _simple(name: str, plan: FetchPlan) -> Renderer:
         return lambda m: b"SAVEDATE " + responses.date_time(_utc(m.row[m.offsets["savedate"]]))
     if name == "EMAILID":
         plan.need("hash")
-        return lambda m: b"EMAILID (M%s)" % str(m.row[m.offsets["hash"]])[:24].encode()
+        return lambda m: b"EMAILID (" + objectid.email_id(m.row[m.offsets["hash"]]).encode() + b")"
     if name == "THREADID":
         plan.need("threadroot")
         return lambda m: b"THREADID (" + objectid.thread_id(m.row[m.offsets["threadroot"]]).encode() + b")"
