@@ -116,6 +116,9 @@ def _other_tokens(content: Content) -> list[str]:
     out += [f"has:{name}={name in present}" for name in _PRESENCE_HEADERS]
     out += _relay_tokens(content.header_all("received")[:MAX_RECEIVED])
     out += [f"to-count:{min(len(parsed.to), 5)}", f"cc-count:{min(len(parsed.cc), 5)}"]
+    for address in (parsed.to + parsed.cc)[:6]:  # mailing lists and aliases one is reached by
+        if address.host:
+            out += ["to:" + (address.email or "").lower(), "to-domain:" + address.host.lower()]
     out += ["reply-to-domain:" + a.host.lower() for a in parsed.reply_to if a.host]
     out.append("message-id-domain:" + (parsed.message_id or "").rpartition("@")[2].strip(">").lower())
     out.append("subject-start:" + " ".join(parsed.subject.split()[:3]))
