@@ -93,3 +93,25 @@ def test_office_documents_without_macros_are_fine() -> None:
     assert reasons("letter.docx", docx) == []
     vba = zipped({"[Content_Types].xml": b"<Types/>", "xl/vbaProject.bin": b"not ole"})
     assert isinstance(reasons("sheet.xlsm", vba), list)  # unreadable macro storage must not crash the scan
+
+
+def test_ordinary_attachments_are_not_dangerous() -> None:
+    """Images, invitations, documents and zips of documents: what people send every day passes."""
+    pdf = pikepdf.new()
+    pdf.add_blank_page()
+    buffer = io.BytesIO()
+    pdf.save(buffer)
+    docx = zipped({"[Content_Types].xml": b"<Types/>", "word/document.xml": b"<w:document/>"})
+    invitation = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nSUMMARY:Lunch\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    ordinary = [
+        Attachment("2", "photo.jpg", "image/jpeg", b"\xff\xd8\xff\xe0\x00\x10JFIF" + b"\0" * 200),
+        Attachment("3", "chart.png", "image/png", b"\x89PNG\r\n\x1a\n" + b"\0" * 200),
+        Attachment("4", "smile.gif", "image/gif", b"GIF89a" + b"\0" * 100),
+        Attachment("5", "invite.ics", "text/calendar", invitation),
+        Attachment("6", "report.pdf", "application/pdf", buffer.getvalue()),
+        Attachment("7", "letter.docx", "application/vnd.openxmlformats-officedocument", docx),
+        Attachment("8", "minutes.zip", "application/zip", zipped({"a.pdf": buffer.getvalue(), "b.docx": docx})),
+        Attachment("9", "notes.txt", "text/plain", b"#! not a script, just notes\n"),
+        Attachment("10", "figures.csv", "text/csv", b"a,b\n1,2\n"),
+    ]
+    assert {a.filename: inspect(a, LIMITS) for a in ordinary} == {a.filename: [] for a in ordinary}
