@@ -70,6 +70,12 @@ async def test_object_ids(logged_in: Driver) -> None:
     thread = objectid.thread_id("<1@example.test>")
     assert fetched[0] == b"* 1 FETCH (EMAILID (M%s) THREADID (%s))" % (digest[:24].encode(), thread.encode())
     assert fetched[1].endswith(b"THREADID (%s))" % thread.encode())  # the reply is in the same thread
+    email = f"M{digest[:24]}"
+    assert (await logged_in.cmd(f"h SEARCH EMAILID {email}"))[0] == b"* SEARCH 1"
+    assert (await logged_in.cmd(f"i UID SEARCH EMAILID {email.upper()}"))[0] == b"* SEARCH"  # case-sensitive
+    assert (await logged_in.cmd(f"j SEARCH THREADID {thread}"))[0] == b"* SEARCH 1 2"
+    assert (await logged_in.cmd("k SEARCH OR EMAILID Mnope THREADID Tnope"))[0] == b"* SEARCH"
+    assert (await logged_in.cmd('l SEARCH EMAILID "M 1"'))[-1].startswith(b"l BAD")
     preview = await logged_in.cmd("p FETCH 1 (PREVIEW (LAZY))")  # RFC 8970, stored at ingest
     assert preview[0] == b'* 1 FETCH (PREVIEW "Hi there.")'
     assert (await logged_in.cmd("q FETCH 1 (PREVIEW (EAGER))"))[-1].startswith(b"q BAD")

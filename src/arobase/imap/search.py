@@ -102,6 +102,10 @@ class Searcher:
             op = {"SAVEDBEFORE": "<", "SAVEDON": "=", "SAVEDSINCE": ">="}[key.field]
             day_start = calendar.timegm(key.date.timetuple())
             return set(queries.uids_by_save_day(self.store, self.mailbox_id, op, day_start))
+        if isinstance(key, ast.SearchObjectId):  # RFC 8474
+            if key.kind == "EMAILID":
+                return set(queries.uids_with_email_id(self.store, self.mailbox_id, key.value))
+            return set(queries.uids_with_thread_id(self.store, self.mailbox_id, key.value))
         raise ValueError(f"unknown search key {key!r}")
 
     def _flag(self, flag: str, present: bool) -> set[int]:

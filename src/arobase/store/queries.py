@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 
 from ..mime import Part
+from . import objectid
 from .models import SYSTEM_FLAGS, Mailbox
 from .objectid import THREAD_ROOT_SQL
 from .sqlite import _MAILBOX_COLUMNS, SQLiteStore, _mailbox
@@ -315,3 +316,28 @@ def deleted_size(store: SQLiteStore, mailbox_id: int) -> int:
         .fetchone()
     )
     return int(row[0])
+
+
+def uids_with_email_id(store: SQLiteStore, mailbox_id: int, email_id: str) -> list[int]:
+    """Messages whose EMAILID (objectid.email_id: "M" + a blob hash prefix) is `email_id`, by the hash index."""
+    prefix = email_id[1:]
+    if not email_id.startswith("M") or len(prefix) != 24 or prefix != prefix.lower():
+        return []
+    cur = _db(store).execute(
+        "SELECT uid FROM messages WHERE mailbox_id = ? AND blob_id IN"
+        " (SELECT id FROM blobs WHERE hash >= ? AND hash < ?) ORDER BY uid",
+        (mailbox_id, prefix, prefix + "g"),
+    )
+    return [uid for (uid,) in cur]
+
+
+def uids_with_thread_id(store: SQLiteStore, mailbox_id: int, thread_id: str) -> list[int]:
+    """Messages whose THREADID (objectid.thread_id of their thread root) is `thread_id`: hashed per message."""
+    if not thread_id.startswith("T"):
+        return []
+    cur = _db(store).execute(
+        f"SELECT m.uid, {THREAD_ROOT_SQL} FROM messages m JOIN blobs b ON b.id = m.blob_id"
+        " WHERE m.mailbox_id = ? ORDER BY m.uid",
+        (mailbox_id,),
+    )
+    return [uid for uid, root in cur if objectid.thread_id(root) == thread_id]

@@ -234,6 +234,14 @@ class SearchSaveDate:
 
 
 @dataclass(frozen=True, slots=True)
+class SearchObjectId:
+    """EMAILID id / THREADID id (RFC 8474 section 6): messages with that object id (case-sensitive)."""
+
+    kind: Literal["EMAILID", "THREADID"]
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
 class SearchNot:
     key: SearchKey
 
@@ -262,6 +270,7 @@ SearchKey = (
     | SearchModSeq
     | SearchWithin
     | SearchSaveDate
+    | SearchObjectId
     | SearchNot
     | SearchOr
     | SearchAnd

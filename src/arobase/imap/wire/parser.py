@@ -875,6 +875,7 @@ _FLAG_KEYS = {
 _TEXT_KEYS = frozenset({"BCC", "BODY", "CC", "FROM", "SUBJECT", "TEXT", "TO"})
 _DATE_KEYS = frozenset({"BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON", "SENTSINCE"})
 _SAVED_KEYS = frozenset({"SAVEDBEFORE", "SAVEDON", "SAVEDSINCE"})
+_OBJECTID = re.compile(r"[A-Za-z0-9_-]{1,255}")
 
 
 def _search_key(r: _Reader, codec: codecs.CodecInfo, depth: int) -> ast.SearchKey:
@@ -919,6 +920,11 @@ def _search_key(r: _Reader, codec: codecs.CodecInfo, depth: int) -> ast.SearchKe
         return ast.SearchSize(word == "LARGER", r.number())
     if word in ("OLDER", "YOUNGER"):
         return ast.SearchWithin(word == "OLDER", r.number(limit=MAX_NZ32, nonzero=True))
+    if word in ("EMAILID", "THREADID"):
+        value = r.atom()
+        if not _OBJECTID.fullmatch(value):
+            raise r.error("an object id is 1 to 255 letters, digits, _ or -")
+        return ast.SearchObjectId(word, value)  # type: ignore[arg-type]
     if word in _SAVED_KEYS:
         return ast.SearchSaveDate(word, r.date())  # type: ignore[arg-type]
     if word == "UID":
