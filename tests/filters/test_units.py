@@ -86,3 +86,20 @@ def test_global_counts_kept_in_memory_follow_training(app: App) -> None:
     app.store.filter_learn(0, "s2", [4, 1], True).wait()  # as `arobase filter train` in another process would
     after = classifier.classify([1, 2, 3, 4])
     assert classifier._global[4] == (1, 0) and after.probability > before.probability
+
+
+def test_html_facts_from_one_pass_over_the_tags() -> None:
+    html = (
+        "<html><head><style>a {color: red}</style><script>var s = '<a href=x>';</script></head><body>"
+        "<p>Dear <b>customer</b>,</p><A HREF='https://evil.example/login'>www.<b>paypal</b>.com</A>"
+        '<div style="display:none">invisible words for the filter</div><!-- <form> -->'
+        '<form action="https://evil.example/p"><input type="password" name=p><input type=text></form>'
+        "<a href=https://second.example>unclosed"
+    )
+    content = extract(message("", html=html), parse_message(message("", html=html)))
+    assert [(link.href, link.text) for link in content.links] == [
+        ("https://evil.example/login", "www.paypal.com"),
+        ("https://second.example", "unclosed"),
+    ]
+    assert (content.forms, content.password_inputs, content.scripts) == (1, 1, 1)
+    assert content.hidden_text == "invisible words for the filter"

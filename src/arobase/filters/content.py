@@ -160,9 +160,9 @@ def _text(data: bytes, part: Part) -> str:
     return decode_bytes(data, part.params.get("charset", ""))
 
 
-_TAG = re.compile(
-    r"<!--.*?(?:-->|$)|<(/?)([a-zA-Z][a-zA-Z0-9]*)((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>"
-    r"|<(script|style)\b[^>]*>.*?(?:</(?:script|style)\s*>|$)",
+_TAG = re.compile(  # a whole script or style element first: its content is never text
+    r"<(script|style)\b[^>]*>.*?(?:</(?:script|style)\s*>|$)"
+    r"|<!--.*?(?:-->|$)|<(/?)([a-zA-Z][a-zA-Z0-9]*)((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>",
     re.DOTALL | re.IGNORECASE,
 )
 _ATTR = re.compile(r"""([^\s=/>"']+)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s>]+))?""")
@@ -202,14 +202,14 @@ class _HTMLScan:
                 if hidden_depth and data.strip():
                     self.hidden.append(data.strip())
             position = match.end()
-            if match.group(4):  # a whole <script> or <style> element: never visible text
-                self.scripts += match.group(4).lower() == "script"
+            if match.group(1):  # a whole <script> or <style> element
+                self.scripts += match.group(1).lower() == "script"
                 continue
-            tag = match.group(2)
+            tag = match.group(3)
             if tag is None:  # a comment
                 continue
             tag = tag.lower()
-            closing = bool(match.group(1))
+            closing = bool(match.group(2))
             if closing:
                 if tag == "a" and href is not None:
                     self.links.append(Link(href, " ".join("".join(text).split())))
@@ -217,7 +217,7 @@ class _HTMLScan:
                 if tag not in _VOID and stack:
                     hidden_depth -= stack.pop()
                 continue
-            raw = match.group(3)
+            raw = match.group(4)
             values = _attributes(raw) if raw.strip() else {}
             if tag == "a" and values.get("href"):
                 if href is not None:  # an <a> left open: close it as a browser would
@@ -231,5 +231,6 @@ class _HTMLScan:
                 hidden = bool(_HIDDEN_STYLE.search(values.get("style", ""))) or "hidden" in values
                 stack.append(hidden)
                 hidden_depth += hidden
-        if href is not None:
+        if href is not None:  # an <a> still open at the end: the rest is its text
+            text.append(unescape(html[position:]))
             self.links.append(Link(href, " ".join("".join(text).split())))
