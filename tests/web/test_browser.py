@@ -424,6 +424,7 @@ def test_shortcuts_help_opens_traps_focus_and_gives_it_back(browser: Browser, li
     page.keyboard.press("?")
     dialog = page.get_by_role("dialog", name="Keyboard shortcuts")
     assert dialog.is_visible() and "Next message in the list" in dialog.inner_text()
+    page.screenshot(path=str(SHOTS / "shortcuts-desktop.png"))
     for key in ("Tab", "Tab", "Shift+Tab"):
         page.keyboard.press(key)
         assert page.evaluate("document.activeElement.closest('dialog') !== null")
@@ -435,4 +436,127 @@ def test_shortcuts_help_opens_traps_focus_and_gives_it_back(browser: Browser, li
     page.get_by_role("button", name="Close").click()
     assert not dialog.is_visible()
     assert page.evaluate("document.activeElement.classList.contains('help-open')")
+    context.close()
+
+
+# Accessibility: computed by Chromium itself (names from its accessibility tree), focus styles seen
+# while tabbing, and WCAG AA contrast of the text actually shown.
+NAMED_ROLES = {"button", "textbox", "searchbox", "checkbox", "combobox", "link", "radio", "listbox", "spinbutton"}
+FOCUS_STYLE = """() => {
+  const el = document.activeElement;
+  if (!el || el === document.body || el.tagName === "IFRAME") return null;
+  const s = getComputedStyle(el);
+  const outlined = s.outlineStyle !== "none" && parseFloat(s.outlineWidth) > 0;
+  return { what: el.outerHTML.slice(0, 120), visible: outlined || s.boxShadow !== "none", tabindex: el.tabIndex };
+}"""
+CONTRAST = """() => {
+  const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const background = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = rgb(getComputedStyle(e).backgroundColor);
+      if (c.length === 3 || (c.length === 4 && c[3] > 0.5)) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const bad = [];
+  for (const el of document.querySelectorAll("body *")) {
+    if (!Array.from(el.childNodes).some((n) => n.nodeType === 3 && n.textContent.trim())) continue;
+    const r = el.getBoundingClientRect();
+    const s = getComputedStyle(el);
+    if (r.width <= 1 || r.height <= 1 || s.visibility === "hidden") continue;
+    if (el.closest("[hidden], dialog:not([open])")) continue;
+    let alpha = 1;
+    for (let e = el; e; e = e.parentElement) alpha *= parseFloat(getComputedStyle(e).opacity);
+    const bg = background(el), fg = rgb(s.color).slice(0, 3).map((v, i) => alpha * v + (1 - alpha) * bg[i]);
+    const [hi, lo] = [lum(fg), lum(bg)].sort((a, b) => b - a);
+    const ratio = (hi + 0.05) / (lo + 0.05);
+    const large = parseFloat(s.fontSize) >= 24 || (parseFloat(s.fontSize) >= 18.66 && parseInt(s.fontWeight) >= 700);
+    if (ratio < (large ? 3 : 4.5)) {
+      bad.push(`${el.tagName}.${el.className} ${ratio.toFixed(2)} ${el.textContent.trim().slice(0, 30)}`);
+    }
+  }
+  return bad;
+}"""
+
+
+FOCUS_RULES = """() => {
+  const bad = [];
+  for (const sheet of document.styleSheets) {
+    for (const rule of sheet.cssRules) {
+      if (!rule.selectorText || !/:focus/.test(rule.selectorText)) continue;
+      const s = rule.style;
+      const removed = s.outlineStyle === "none" || s.outlineWidth === "0px" || s.outline === "0px";
+      if (removed && !s.boxShadow && !s.borderColor) bad.push(rule.cssText);
+    }
+  }
+  return bad;
+}"""
+
+
+def _unnamed(page: Page) -> list[str]:
+    session = page.context.new_cdp_session(page)
+    nodes = session.send("Accessibility.getFullAXTree")["nodes"]
+    session.detach()
+    missing = []
+    for node in nodes:
+        role = node.get("role", {}).get("value")
+        if node.get("ignored") or role not in NAMED_ROLES:
+            continue
+        if not str(node.get("name", {}).get("value", "")).strip():
+            missing.append(f"{role} {node.get('backendDOMNodeId')}")
+    return missing
+
+
+def _check_page(page: Page, url: str) -> list[str]:
+    page.goto(url)
+    problems = [f"{url}: no accessible name: {m}" for m in _unnamed(page)]
+    problems += [f"{url}: contrast {c}" for c in page.evaluate(CONTRAST)]
+    problems += [f"{url}: focus outline removed with nothing instead: {r}" for r in page.evaluate(FOCUS_RULES)]
+    positive = page.evaluate("Array.from(document.querySelectorAll('[tabindex]')).filter(e => e.tabIndex > 0).length")
+    if positive:
+        problems.append(f"{url}: {positive} elements with a positive tabindex (tab order out of reading order)")
+    page.locator("body").focus()
+    seen = set()
+    for _ in range(60):
+        page.keyboard.press("Tab")
+        state = page.evaluate(FOCUS_STYLE)
+        if state is None:
+            continue
+        if state["what"] in seen:
+            break
+        seen.add(state["what"])
+        if not state["visible"]:
+            problems.append(f"{url}: no visible focus on {state['what']}")
+    return problems
+
+
+def test_accessibility_names_focus_order_and_contrast(browser: Browser, live: str, mail_app: App) -> None:
+    deliver(mail_app, ARTHUR[0], simple("Weekly report", "All good this week."))
+    uid = deliver(mail_app, ARTHUR[0], rich())
+    box = mail_app.store.get_mailbox(mail_app.accounts.get(ARTHUR[0]).id, "INBOX")
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    problems = _check_page(page, live + "/login")
+    sign_in(page, live, ARTHUR[0], ARTHUR[1])
+    for path in (
+        "/mail/INBOX",
+        f"/msg/{box.id}/{uid}",
+        "/compose",
+        "/search?q=report",
+        "/folders",
+        "/contacts",
+        "/settings",
+    ):
+        problems += _check_page(page, live + path)
+    page.set_viewport_size({"width": 390, "height": 844})
+    problems += _check_page(page, live + "/mail/INBOX")
+    page.keyboard.press("?")
+    problems += [f"help: contrast {c}" for c in page.evaluate(CONTRAST)]
+    problems += [f"help: no accessible name: {m}" for m in _unnamed(page)]
+    assert problems == []
     context.close()
