@@ -92,7 +92,7 @@ def test_image_and_pdf_previews_are_inline_and_inert(client: TestClient, mail_ap
     numbers = dict(re.findall(r'/part/([0-9.]+)" download>([^<]+)</a>', page))
     png, pdf, svg = (n for n, name in numbers.items() if name in ("dot.png", "report.pdf", "x.svg"))
     assert f'<img src="/msg/{box}/{uid}/part/{png}/view" alt="dot.png"' in page
-    assert re.search(rf'<iframe class="pdf" sandbox title="report.pdf" src="/msg/{box}/{uid}/part/{pdf}/view"', page)
+    assert re.search(rf'<iframe class="pdf" title="report.pdf" src="/msg/{box}/{uid}/part/{pdf}/view"', page)
     assert f"/part/{svg}/view" not in page
     image = client.get(f"/msg/{box}/{uid}/part/{png}/view")
     assert image.content == PNG and image.headers["content-type"] == "image/png"

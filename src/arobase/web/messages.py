@@ -18,8 +18,11 @@ FORBIDDEN_TYPES = {"text/html", "image/svg+xml", "application/xhtml+xml", "text/
 # Shown inline from the attachment list: raster images (never SVG, which is a document) and PDF.
 PREVIEW_IMAGES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 PREVIEW_TYPES = PREVIEW_IMAGES | {"application/pdf"}
-# A preview is a document of its own that may run nothing and fetch nothing; `sandbox` gives it an
-# opaque origin, so even a PDF viewer's scripting could not reach this origin's cookies or pages.
+# A preview is a document of its own that may run nothing and fetch nothing, framed only by our
+# pages; `sandbox` makes it an opaque origin wherever the browser applies it. The PDF frame itself
+# carries no sandbox attribute: Chromium refuses to show any PDF in a sandboxed frame. Its viewer
+# runs the PDF (and any PDF JavaScript) out of process, in the viewer's own extension origin, never
+# with this origin's DOM or cookies.
 PREVIEW_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'self'; sandbox"
 
 
@@ -128,7 +131,7 @@ async def part(request: Request) -> Response:
 
 
 async def view(request: Request) -> Response:
-    """One image or PDF attachment shown inline (in an <img>, or a sandboxed frame for a PDF)."""
+    """One image or PDF attachment shown inline (in an <img>, or a frame under PREVIEW_CSP for a PDF)."""
     ctx = require(request)
     _, summary = _message(ctx, request)
     parsed = await asyncio.to_thread(ctx.store.parsed, summary.blob)
