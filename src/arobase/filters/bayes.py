@@ -10,6 +10,7 @@ Each account scores with the global model plus its own training (counts are summ
 
 from __future__ import annotations
 
+import heapq
 import math
 import threading
 from collections.abc import Iterable, Sequence
@@ -128,11 +129,19 @@ class Classifier:
 
     @staticmethod
     def _score(counts: Iterable[tuple[int, int]], nspam: int, nham: int) -> Classification:
-        clues = []
+        """Robinson's f(w) of each known token (inlined: this loop runs ~400 times per message)."""
+        strength, prior = UNKNOWN_STRENGTH, UNKNOWN_STRENGTH * UNKNOWN_PROB
+        per_spam, per_ham = 1.0 / max(nspam, 1), 1.0 / max(nham, 1)
+        clues: list[tuple[float, float]] = []
         for spam, ham in counts:
-            f = token_probability(spam, ham, nspam, nham)
-            if abs(f - 0.5) >= MIN_STRENGTH:
-                clues.append(f)
-        clues.sort(key=lambda f: abs(f - 0.5), reverse=True)
-        used = clues[:MAX_DISCRIMINATORS]
-        return Classification(combine(used), True, len(used))
+            spam_ratio, ham_ratio = spam * per_spam, ham * per_ham
+            if spam_ratio + ham_ratio == 0:
+                continue
+            n = spam + ham
+            f = (prior + n * spam_ratio / (spam_ratio + ham_ratio)) / (strength + n)
+            lean = abs(f - 0.5)
+            if lean >= MIN_STRENGTH:
+                clues.append((lean, f))
+        if len(clues) > MAX_DISCRIMINATORS:
+            clues = heapq.nlargest(MAX_DISCRIMINATORS, clues)
+        return Classification(combine([f for _, f in clues]), True, len(clues))

@@ -218,7 +218,10 @@ class _HTMLScan:
                     hidden_depth -= stack.pop()
                 continue
             raw = match.group(4)
-            values = _attributes(raw) if raw.strip() else {}
+            lowered = raw.lower()
+            # Attributes matter for links, inputs and possibly invisible elements only.
+            wanted = tag in ("a", "input") or "style" in lowered or "hidden" in lowered
+            values = _attributes(raw) if wanted and raw.strip() else {}
             if tag == "a" and values.get("href"):
                 if href is not None:  # an <a> left open: close it as a browser would
                     self.links.append(Link(href, " ".join("".join(text).split())))
@@ -228,7 +231,8 @@ class _HTMLScan:
             elif tag == "input" and values.get("type", "").lower() == "password":
                 self.password_inputs += 1
             if tag not in _VOID and not raw.rstrip().endswith("/"):
-                hidden = bool(_HIDDEN_STYLE.search(values.get("style", ""))) or "hidden" in values
+                style = values.get("style")
+                hidden = bool(style and _HIDDEN_STYLE.search(style)) or "hidden" in values
                 stack.append(hidden)
                 hidden_depth += hidden
         if href is not None:  # an <a> still open at the end: the rest is its text
