@@ -141,3 +141,20 @@ def test_shortcuts_help_is_on_every_page_and_translated(client: TestClient, arth
     client.post("/lang", data={"csrf": arthur, "lang": "fr", "next": "/mail/INBOX"})
     french = client.get("/compose").text
     assert "Raccourcis clavier" in french and "Message suivant de la liste" in french and "Fermer" in french
+
+
+def test_a_forged_sender_does_not_get_the_images_shown(client: TestClient, mail_app: App, arthur: str) -> None:
+    host = mail_app.config.server.hostname
+    html = '<p>News</p><img src="https://tracker.example/pixel.png">'
+    raw = (
+        "From: news@letters.test\r\nTo: arthur.dupont@example.test\r\nSubject: Letter\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: text/html; charset=utf-8\r\n\r\n" + html
+    ).encode()
+    forged = f"Authentication-Results: {host}; dmarc=fail header.from=letters.test\r\n".encode() + raw
+    uid = deliver(mail_app, ARTHUR[0], raw)
+    fake = deliver(mail_app, ARTHUR[0], forged)
+    box = _inbox(mail_app)
+    client.post("/images/allow", data={"csrf": arthur, "m": f"{box}:{uid}"})
+    assert "tracker.example" in client.get(f"/msg/{box}/{uid}/frame").text
+    assert "tracker.example" not in client.get(f"/msg/{box}/{fake}/frame").text
+    assert "Remote images are hidden" in client.get(f"/msg/{box}/{fake}").text

@@ -49,7 +49,7 @@ async def read(request: Request) -> Response:
     guard = protection.inspect(
         ctx, box, summary.blob, raw, summary.sender, parsed.subject, body.text, body.kind == "html"
     )
-    trusted = _trusts_images(ctx, summary.sender, check)
+    trusted = not guard.warning and _trusts_images(ctx, summary.sender, check)
     names = {b.id: ctx.folder_name(b) for b in ctx.mailboxes()}
     boxes = [b for b in ctx.mailboxes() if b.selectable]
     return ctx.render(
@@ -75,7 +75,8 @@ async def read(request: Request) -> Response:
 
 def _trusts_images(ctx: Ctx, sender: str, check: mailview.SenderCheck) -> bool:
     """Remote images shown without asking: the reader chose so for this sender, and the sender's
-    domain did not fail its checks (a forged From must not turn tracking images on)."""
+    domain did not fail its checks (a forged From must not turn tracking images on). Callers also
+    leave messages flagged as phishing out."""
     return bool(sender) and check.status != "failed" and webmail.shows_images_from(ctx.store, ctx.account.id, sender)
 
 
@@ -87,8 +88,9 @@ async def frame(request: Request) -> Response:
     parsed = await asyncio.to_thread(ctx.store.parsed, summary.blob)
     body = mailview.choose_body(raw, parsed)
     check = mailview.sender_check(raw, ctx.web.app.config.server.hostname, summary.sender.rpartition("@")[2])
-    remote = request.query_params.get("images") == "1" or _trusts_images(ctx, summary.sender, check)
     guard = protection.inspect(ctx, box, summary.blob, raw, summary.sender, parsed.subject, "", True)
+    trusted = not guard.warning and _trusts_images(ctx, summary.sender, check)
+    remote = request.query_params.get("images") == "1" or trusted
 
     def inline_image(cid: str) -> tuple[str, bytes] | None:
         part = mailview.find_cid(parsed, cid)
