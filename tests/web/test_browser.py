@@ -370,6 +370,14 @@ def test_files_dropped_on_compose_are_sent_with_progress(browser: Browser, live:
     while not held:
         page.wait_for_timeout(50)
     assert held[0].request.headers.get("x-requested-with") == "fetch"
+    # Refused (as when the session has ended): the form stays with what was written, and says so.
+    held[0].fulfill(status=401, content_type="application/json", body='{"error": "login required"}')
+    page.wait_for_selector("text=login required")
+    assert page.input_value("#subject") == "Dropped" and page.locator("progress.upload").is_hidden()
+    held.clear()
+    page.click("button[value=send]")
+    while not held:
+        page.wait_for_timeout(50)
     held[0].continue_()
     page.wait_for_selector("text=Message sent.")
     inbox = mail_app.store.get_mailbox(mail_app.accounts.get(PIERRE[0]).id, "INBOX")

@@ -273,14 +273,17 @@
       xhr.addEventListener("load", () => {
         let answer = {};
         try { answer = JSON.parse(xhr.responseText); } catch (err) { answer = {}; }
-        window.location.href = answer.location || "/compose";
+        if (answer.location) { window.location.href = answer.location; return; }
+        // Refused before anything was kept (signed out, security check): the page and its text stay.
+        failed(answer.error || xhr.responseText.slice(0, 200));
       });
-      xhr.addEventListener("error", () => {
-        submitting = uploading = false;
-        progress.hidden = true;
-        progressText.textContent = progress.getAttribute("aria-label") + ": ✖";
-      });
+      xhr.addEventListener("error", () => failed(""));
       xhr.send(data);
+    }
+    function failed(reason) {
+      submitting = uploading = false;
+      progress.hidden = true;
+      progressText.textContent = progress.getAttribute("aria-label") + ": ✖ " + reason;
     }
 
     // Drafts saved automatically: a few seconds after the last change, and when leaving the page.
