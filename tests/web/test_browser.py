@@ -456,7 +456,19 @@ def test_shortcuts_help_opens_traps_focus_and_gives_it_back(browser: Browser, li
 
 # Accessibility: computed by Chromium itself (names from its accessibility tree), focus styles seen
 # while tabbing, and WCAG AA contrast of the text actually shown.
-NAMED_ROLES = {"button", "textbox", "searchbox", "checkbox", "combobox", "link", "radio", "listbox", "spinbutton"}
+NAMED_ROLES = {
+    "button",
+    "textbox",
+    "searchbox",
+    "checkbox",
+    "combobox",
+    "link",
+    "radio",
+    "listbox",
+    "spinbutton",
+    "img",
+    "dialog",
+}
 FOCUS_STYLE = """() => {
   const el = document.activeElement;
   if (!el || el === document.body || el.tagName === "IFRAME") return null;
@@ -543,6 +555,8 @@ def _check_page(page: Page, url: str) -> list[str]:
             continue
         if state["what"] in seen:
             break
+        if not seen and "/login" not in url and 'class="skip"' not in state["what"]:
+            problems.append(f"{url}: the first tab stop is not the skip link but {state['what']}")
         seen.add(state["what"])
         if not state["visible"]:
             problems.append(f"{url}: no visible focus on {state['what']}")
