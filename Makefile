@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATA ?= ./var
 # Debian packages the test suite drives as real clients (libnet-ssleay-perl gives swaks its TLS).
-DEB_PACKAGES := swaks libnet-ssleay-perl fetchmail getmail6 chromium isync offlineimap3
+DEB_PACKAGES := swaks libnet-ssleay-perl fetchmail getmail6 chromium isync offlineimap3 clamav-daemon rspamd
 
 .PHONY: run test install debian lint bench clean
 
