@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import http.server
 import shutil
+import struct
 import threading
+import zlib
 from collections.abc import Iterator
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -20,7 +22,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
-from tests.web.conftest import ARTHUR, PIERRE, PNG, deliver, rich, simple
+from tests.web.conftest import ARTHUR, PIERRE, deliver, rich, simple
 
 from arobase.app import App
 from arobase.mime import parse_message
@@ -386,12 +388,36 @@ def test_files_dropped_on_compose_are_sent_with_progress(browser: Browser, live:
     context.close()
 
 
+# A one-page PDF that Chromium's viewer can draw, for the previews test and its screenshot.
+HELLO_PDF = b"""%PDF-1.1
+1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj
+2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj
+3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 300 144]/Contents 4 0 R/Resources<</Font<</F1 5 0 R>>>>>>endobj
+4 0 obj<</Length 44>>stream
+BT /F1 24 Tf 30 60 Td (Hello PDF) Tj ET
+endstream endobj
+5 0 obj<</Type/Font/Subtype/Type1/BaseFont/Helvetica>>endobj
+trailer<</Root 1 0 R>>
+%%EOF"""
+
+
+def _png(width: int, height: int) -> bytes:
+    """A plain blue picture, big enough to be seen in a screenshot."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + b"\x1a\x56\xdb" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
 def test_previews_and_images_always_for_a_sender(browser: Browser, live: str, mail_app: App, sink: int) -> None:
     msg = EmailMessage(policy=SMTP)
     msg["From"], msg["To"], msg["Subject"] = "alice@elsewhere.test", ARTHUR[0], "Files and pictures"
     msg.set_content(f"<p>Hello</p><img alt='remote' src='http://127.0.0.1:{sink}/pixel.png'>", subtype="html")
-    msg.add_attachment(PNG, maintype="image", subtype="png", filename="dot.png")
-    msg.add_attachment(b"%PDF-1.4 fake", maintype="application", subtype="pdf", filename="report.pdf")
+    msg.add_attachment(_png(160, 90), maintype="image", subtype="png", filename="dot.png")
+    msg.add_attachment(HELLO_PDF, maintype="application", subtype="pdf", filename="report.pdf")
     uid = deliver(mail_app, ARTHUR[0], msg.as_bytes())
     box = mail_app.store.get_mailbox(mail_app.accounts.get(ARTHUR[0]).id, "INBOX")
     context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
@@ -403,7 +429,7 @@ def test_previews_and_images_always_for_a_sender(browser: Browser, live: str, ma
     image = page.locator("details.preview img[alt='dot.png']")
     image.wait_for()
     page.wait_for_function('() => document.querySelector("details.preview img").complete')
-    assert image.evaluate("img => img.naturalWidth") == 1
+    assert image.evaluate("img => img.naturalWidth") == 160
     page.locator("details.preview summary", has_text="report.pdf").click()
     assert page.locator("details.preview iframe.pdf").is_visible()
     # Shown by Chromium's PDF viewer, which lives in its own extension origin; the framed document
@@ -415,6 +441,9 @@ def test_previews_and_images_always_for_a_sender(browser: Browser, live: str, ma
     assert any(f.url.startswith("chrome-extension://") for f in page.frames)
     framed = next(f for f in page.frames if f.url.endswith(f"/{uid}/part/3/view"))
     assert framed.evaluate("document.scripts.length") == 0
+    page.locator(".attachments").scroll_into_view_if_needed()
+    page.wait_for_timeout(1500)  # the viewer draws the page a moment after it appears
+    page.screenshot(path=str(SHOTS / "previews-desktop.png"))
     assert Sink.hits == []
     page.click("text=Always for this sender")
     page.wait_for_selector("text=Images from alice@elsewhere.test will always be shown.")
