@@ -30,7 +30,8 @@ def test_rendered_file_lists_every_key_with_its_default(tmp_path: Path) -> None:
 
 def test_production_ports() -> None:
     listen = tomllib.loads(render(production=True))["listen"]
-    assert [listen[k].rsplit(":", 1)[1] for k in listen] == ["25", "587", "465", "143", "993", "110", "995", "443"]
+    ports = [listen[k].rsplit(":", 1)[1] for k in listen]
+    assert ports == ["25", "587", "465", "143", "993", "110", "995", "443", "80"]
 
 
 def test_environment_overrides(tmp_path: Path) -> None:

@@ -228,6 +228,7 @@ LISTEN_DEFAULTS = {
     "pop3": ("127.0.0.1:2110", "0.0.0.0:110", "POP3, STLS"),
     "pop3s": ("127.0.0.1:2995", "0.0.0.0:995", "POP3 over implicit TLS"),
     "http": ("127.0.0.1:8080", "0.0.0.0:443", "webmail (HTTPS in production)"),
+    "http_redirect": ("", "0.0.0.0:80", "plain HTTP answered with a redirect to the HTTPS webmail"),
 }
 
 SCHEMA: dict[str, dict[str, Key]] = {

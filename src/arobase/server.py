@@ -25,6 +25,7 @@ from .imap.server import open_imap
 from .outbound import OutboundQueue
 from .pop3 import open_pop3
 from .smtp import open_smtp
+from .web.redirect import open_http_redirect
 from .web.server import open_web
 
 log = logging.getLogger("arobase")
@@ -44,7 +45,7 @@ class Endpoint:
 
 Opener = Callable[[App], Awaitable[list[Endpoint]]]
 
-PROTOCOLS: list[Opener] = [open_smtp, open_imap, open_pop3, open_web]
+PROTOCOLS: list[Opener] = [open_smtp, open_imap, open_pop3, open_web, open_http_redirect]
 
 
 def split_address(address: str) -> tuple[str, int]:
