@@ -215,7 +215,15 @@ async def test_modseq_key(client: Client, store: Store) -> None:
     box = store.mailbox_by_id(client.view.mailbox_id)
     assert box is not None
     await client.run(ast.Store(seqset("5"), ast.StoreAction("add", ("\\Seen",))))
-    assert await found(client, ast.SearchModSeq(box.highestmodseq + 1)) == [5]
+    changed = box.highestmodseq + 1
+    # the first MODSEQ search enables CONDSTORE (HIGHESTMODSEQ owed) and reports the highest modseq found
+    out = await client.run(ast.Search(ast.SearchModSeq(changed)))
+    assert out == b"* OK [HIGHESTMODSEQ %d] Highest\r\n* SEARCH 5 (MODSEQ %d)\r\nTAG OK SEARCH completed\r\n" % (
+        changed,
+        changed,
+    )
+    out = await client.run(ast.Search(ast.SearchModSeq(changed + 1), returns=("COUNT",)))
+    assert out == b'* ESEARCH (TAG "TAG") COUNT 0\r\nTAG OK SEARCH completed\r\n'
 
 
 async def test_dollar_in_a_saving_search_is_the_previous_result(client: Client) -> None:

@@ -175,21 +175,21 @@ async def test_condstore_changedsince_and_unchangedsince(client: Client, store: 
     assert b"* OK [HIGHESTMODSEQ %d] Highest\r\n" % box.highestmodseq in out
     before = box.highestmodseq
     out = await client.run(store_cmd("2", "add", "\\Flagged"))
-    assert out == b"* 2 FETCH (FLAGS (\\Flagged) MODSEQ (%d))\r\nTAG OK STORE completed\r\n" % (before + 1)
+    assert out == b"* 2 FETCH (UID 2 FLAGS (\\Flagged) MODSEQ (%d))\r\nTAG OK STORE completed\r\n" % (before + 1)
     fetch = ast.Fetch(seqset("1:*"), (ast.FetchSimple("FLAGS"),), changedsince=before)
     assert await client.run(fetch) == (
-        b"* 2 FETCH (FLAGS (\\Flagged) MODSEQ (%d))\r\nTAG OK FETCH completed\r\n" % (before + 1)
+        b"* 2 FETCH (UID 2 FLAGS (\\Flagged) MODSEQ (%d))\r\nTAG OK FETCH completed\r\n" % (before + 1)
     )
     unchanged = ast.Store(seqset("1:3"), ast.StoreAction("add", ("\\Seen",), True), unchangedsince=before)
     out = await client.run(unchanged)
     assert out == (
-        b"* 1 FETCH (MODSEQ (%d))\r\n* 3 FETCH (MODSEQ (%d))\r\n"
+        b"* 1 FETCH (UID 1 MODSEQ (%d))\r\n* 3 FETCH (UID 3 MODSEQ (%d))\r\n"
         b"TAG OK [MODIFIED 2] Some messages were modified meanwhile\r\n" % (before + 2, before + 2)
     )
     assert flags_of(store, client, 2) == {"\\Flagged"}
     assert flags_of(store, client, 1) == flags_of(store, client, 3) == {"\\Seen"}
     out = await client.run(ast.Fetch(seqset("2"), (ast.FetchSimple("FLAGS"),)))
-    assert out == b"* 2 FETCH (FLAGS (\\Flagged) MODSEQ (%d))\r\nTAG OK FETCH completed\r\n" % (before + 1)
+    assert out == b"* 2 FETCH (UID 2 FLAGS (\\Flagged) MODSEQ (%d))\r\nTAG OK FETCH completed\r\n" % (before + 1)
     # changes made elsewhere come with their MODSEQ too
     store.store_flags(client.view.mailbox_id, [3], ["\\Draft"], "add").wait()
     assert await client.noop() == b"* 3 FETCH (UID 3 FLAGS (\\Seen \\Draft) MODSEQ (%d))\r\n" % (before + 3)

@@ -48,6 +48,7 @@ EXTENSIONS = [
     "SAVEDATE",
     "PREVIEW",
     "REPLACE",
+    "CONDSTORE",
 ]  # issue 9: phones and slow links
 
 

@@ -7,6 +7,7 @@ from ..fetch import FetchError, fetch_responses, plan_fetch
 from ..view import InvalidSequence, selected_view
 from ..wire import ast
 from . import SELECTED, CommandContext, CommandError, command
+from .enable import enable_condstore
 
 _SEEN = queries.FLAG_BITS["\\seen"]
 
@@ -23,9 +24,12 @@ async def fetch(ctx: CommandContext, cmd: ast.Fetch) -> None:
     try:
         plan = plan_fetch(cmd.attributes, uid=cmd.uid)
         names = {a.name for a in cmd.attributes if isinstance(a, ast.FetchSimple)}
-        condstore = "CONDSTORE" in ctx.session.enabled and (plan.has_flags or plan.sets_seen)  # RFC 7162 3.2
+        if cmd.changedsince is not None or "MODSEQ" in names:
+            enable_condstore(ctx)
+        # RFC 7162 3.1: once enabled, FETCH responses carrying flags also carry the UID and MODSEQ
+        condstore = "CONDSTORE" in ctx.session.enabled and (plan.has_flags or plan.sets_seen)
         if (cmd.changedsince is not None or condstore) and "MODSEQ" not in names:
-            plan = plan_fetch((*cmd.attributes, ast.FetchSimple("MODSEQ")), uid=cmd.uid)
+            plan = plan_fetch((*cmd.attributes, ast.FetchSimple("MODSEQ")), uid=cmd.uid or condstore)
     except FetchError as e:
         raise CommandError(e.text, status="BAD") from None
     if cmd.changedsince is not None:

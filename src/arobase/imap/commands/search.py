@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from ...store import queries
 from ..search import CHARSETS, Searcher, esearch
 from ..view import selected_view
 from ..wire import ast
 from . import SELECTED, CommandContext, CommandError, command
+from .enable import enable_condstore
 
 
 @command(ast.Search, SELECTED)
@@ -14,6 +16,9 @@ async def search(ctx: CommandContext, cmd: ast.Search) -> None:
     if cmd.charset is not None and cmd.charset.upper() not in CHARSETS:
         raise CommandError(f"unsupported charset {cmd.charset}", "BADCHARSET (" + " ".join(CHARSETS) + ")")
     view = selected_view(ctx)
+    modseq_asked = _mentions_modseq(cmd.key)
+    if modseq_asked:
+        enable_condstore(ctx)
     returns = cmd.returns
     try:
         uids = Searcher(view).run(cmd.key)  # `$` in the key is still the previous result
@@ -22,8 +27,11 @@ async def search(ctx: CommandContext, cmd: ast.Search) -> None:
             view.saved = []  # a failing SEARCH (RETURN (SAVE)) leaves $ empty (RFC 5182 2.1)
         raise
     numbers = uids if cmd.uid else [view.seq(uid) for uid in uids]
+    # RFC 7162 3.1.5: a SEARCH by MODSEQ also tells the highest modseq of what it found
+    highest = _highest_modseq(ctx, view.mailbox_id, uids) if modseq_asked and uids else 0
     if returns is None and not ctx.session.rev2:
-        ctx.untagged(b" ".join([b"SEARCH", *(b"%d" % n for n in numbers)]))
+        line = b" ".join([b"SEARCH", *(b"%d" % n for n in numbers)])
+        ctx.untagged(line + (b" (MODSEQ %d)" % highest if highest else b""))
         return
     options = set(returns or ())
     if "SAVE" in options:
@@ -39,4 +47,21 @@ async def search(ctx: CommandContext, cmd: ast.Search) -> None:
         view.saved = saved
         if not options:
             return
-    ctx.untagged(esearch(ctx.tag, numbers, options, uid=cmd.uid))
+    ctx.untagged(esearch(ctx.tag, numbers, options, uid=cmd.uid) + (b" MODSEQ %d" % highest if highest else b""))
+
+
+def _highest_modseq(ctx: CommandContext, mailbox_id: int, uids: list[int]) -> int:
+    return max((row[1] for row in queries.fetch_rows(ctx.app.store, mailbox_id, uids, ("modseq",))), default=0)
+
+
+def _mentions_modseq(key: ast.SearchKey) -> bool:
+    """SEARCH MODSEQ is a CONDSTORE-enabling command (RFC 7162 3.1), wherever the key sits."""
+    if isinstance(key, ast.SearchModSeq):
+        return True
+    if isinstance(key, ast.SearchNot):
+        return _mentions_modseq(key.key)
+    if isinstance(key, ast.SearchOr):
+        return _mentions_modseq(key.left) or _mentions_modseq(key.right)
+    if isinstance(key, ast.SearchAnd):
+        return any(_mentions_modseq(k) for k in key.keys)
+    return False

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ...store import InvalidOperation, Mailbox, normalize_mailbox_name, objectid, queries
 from ..wire import ast
 from . import AUTHENTICATED, CommandContext, CommandError, command
+from .enable import enable_condstore
 
 
 def status_data(ctx: CommandContext, box: Mailbox, items: tuple[str, ...]) -> bytes:
@@ -48,4 +49,6 @@ async def status(ctx: CommandContext, cmd: ast.Status) -> None:
         raise CommandError(f"no mailbox {cmd.mailbox}", "NONEXISTENT")
     if not box.selectable:
         raise CommandError(f"{normalize_mailbox_name(cmd.mailbox)} holds no messages", "NONEXISTENT")
+    if "HIGHESTMODSEQ" in cmd.items:
+        enable_condstore(ctx)
     ctx.untagged(b"STATUS " + status_data(ctx, box, cmd.items))

@@ -6,6 +6,7 @@ from ...store import SYSTEM_FLAGS, queries
 from ..view import InvalidSequence, format_flags, selected_view
 from ..wire import ast
 from . import SELECTED, CommandContext, CommandError, command
+from .enable import enable_condstore
 
 _SYSTEM = {flag.lower() for flag in SYSTEM_FLAGS}
 
@@ -31,6 +32,8 @@ async def store(ctx: CommandContext, cmd: ast.Store) -> None:
         if flag.startswith("\\") and lower not in _SYSTEM:
             raise CommandError(f"{flag} is not a flag that can be stored", status="BAD")
         flags.append(flag)
+    if cmd.unchangedsince is not None:
+        enable_condstore(ctx)
     store = ctx.app.store
     uids = [u for _, u in targets]
     modified: list[int] = []
@@ -52,7 +55,7 @@ async def store(ctx: CommandContext, cmd: ast.Store) -> None:
             if uid not in result:
                 continue
             new_flags, modseq = result[uid]
-            items = [b"UID %d" % uid] if cmd.uid else []
+            items = [b"UID %d" % uid] if cmd.uid or condstore else []
             if not cmd.action.silent:
                 key = (new_flags, uid in view.recent)
                 listed = formatted.get(key)
