@@ -156,7 +156,7 @@ async def view(request: Request) -> Response:
 
 @protect
 async def allow_images(request: Request) -> Response:
-    """ "Always show images from this sender", from one of their messages."""
+    """Remote images always shown for this message's sender (the reader's choice, undone in Settings)."""
     ctx = require(request)
     form = await request.form()
     ref = parse_ref(str(form.get("m") or ""))
