@@ -189,6 +189,29 @@ def test_bulk_actions_move_and_delete(client: TestClient, mail_app: App, arthur:
     assert not mail_app.store.list_messages(trash.id)
 
 
+def test_archive_and_emptying_trash_after_confirmation(client: TestClient, mail_app: App, arthur: str) -> None:
+    account = mail_app.accounts.get(ARTHUR[0])
+    a = deliver(mail_app, ARTHUR[0], simple("Keep for later"))
+    b = deliver(mail_app, ARTHUR[0], simple("Not wanted"))
+    c = deliver(mail_app, ARTHUR[0], simple("Not wanted either"))
+    box = inbox_id(mail_app, ARTHUR[0])
+    client.post("/actions", data={"csrf": arthur, "action": "archive", "m": f"{box}:{a}"})
+    archive = mail_app.store.get_mailbox(account.id, "Archive")
+    assert len(mail_app.store.list_messages(archive.id)) == 1
+    client.post("/actions", data={"csrf": arthur, "action": "delete", "m": [f"{box}:{b}", f"{box}:{c}"]})
+    trash = mail_app.store.get_mailbox(account.id, "Trash")
+    assert len(mail_app.store.list_messages(trash.id)) == 2
+    page = client.get("/mail/Trash").text
+    assert "/mail/Trash?empty=1" in page and "/folders/empty" not in page  # it asks first
+    confirm = client.get("/mail/Trash?empty=1").text
+    assert 'action="/folders/empty"' in confirm and "Delete the 2 messages of Trash for good?" in confirm
+    for other in ("INBOX", "Archive"):  # only Trash and Junk can be emptied
+        assert client.post("/folders/empty", data={"csrf": arthur, "name": other}).status_code == 400
+    client.post("/folders/empty", data={"csrf": arthur, "name": "Trash"})
+    assert mail_app.store.get_mailbox(account.id, "Trash").messages == 0
+    assert mail_app.store.get_mailbox(account.id, "Archive").messages == 1
+
+
 def test_folders_create_rename_delete(client: TestClient, mail_app: App, arthur: str) -> None:
     account = mail_app.accounts.get(ARTHUR[0])
     client.post("/folders/create", data={"csrf": arthur, "name": "Projects"})

@@ -83,6 +83,7 @@ def routes() -> list[Route | Mount]:
         Route("/folders/create", folders.create, methods=["POST"]),
         Route("/folders/rename", folders.rename, methods=["POST"]),
         Route("/folders/delete", folders.delete, methods=["POST"]),
+        Route("/folders/empty", folders.empty, methods=["POST"]),
         Route("/msg/{box:int}/{uid:int}", messages.read),
         Route("/msg/{box:int}/{uid:int}/frame", messages.frame),
         Route("/msg/{box:int}/{uid:int}/part/{number}", messages.part),

@@ -40,6 +40,7 @@ async def folder(request: Request) -> Response:
         has_more=(page + 1) * size < box.messages,
         show_recipients=box.special_use in ("\\Sent", "\\Drafts"),
         list_url=folder_url(box.name),
+        confirm_empty=request.query_params.get("empty") == "1",
     )
 
 
@@ -118,3 +119,16 @@ async def delete(request: Request) -> Response:
         return RedirectResponse("/folders", 303)
     ctx.flash(ctx._("Folder deleted."))
     return RedirectResponse("/folders", 303)
+
+
+@protect
+async def empty(request: Request) -> Response:
+    """Empty Trash or Junk: their messages are deleted for good (the page asked first)."""
+    ctx = require(request)
+    form = await request.form()
+    box = ctx.mailbox_named(str(form.get("name") or ""))
+    if box.special_use not in ("\\Trash", "\\Junk"):
+        raise HTTPException(400)
+    await ctx.store.expunge(box.id, ctx.store.uids(box.id))
+    ctx.flash(ctx._("Emptied."))
+    return RedirectResponse(folder_url(box.name), 303)

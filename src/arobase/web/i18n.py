@@ -11,6 +11,11 @@ from collections.abc import Callable
 LANGUAGES = ("en", "fr")
 
 FR: dict[str, str] = {
+    "Archive it": "Archiver",
+    "Archived.": "Archivé.",
+    "Empty %s": "Vider %s",
+    "Delete the %d messages of %s for good?": "Supprimer définitivement les %d messages de %s ?",
+    "Emptied.": "Vidé.",
     "Sign in": "Se connecter",
     "Sign out": "Se déconnecter",
     "Address": "Adresse",

@@ -188,7 +188,7 @@ def _special(ctx: Ctx, use: str) -> Mailbox | None:
 
 @protect
 async def act(request: Request) -> Response:
-    """One action on the selected messages: read/unread, flag/unflag, move, delete."""
+    """One action on the selected messages: read/unread, flag/unflag, move, archive, delete."""
     ctx = require(request)
     form = await request.form()
     action = str(form.get("action") or "")
@@ -221,6 +221,16 @@ async def act(request: Request) -> Response:
         except InvalidOperation:
             raise HTTPException(400) from None
         ctx.flash(ctx._("Moved to %s.", ctx.folder_name(target)))
+        if form.get("single"):
+            back = folder_url(next(iter(boxes.values())).name) if boxes else "/"
+    elif action == "archive":
+        archive = _special(ctx, "\\Archive")
+        if archive is None:
+            raise HTTPException(400)
+        for box_id, uids in chosen.items():
+            if box_id != archive.id:
+                await ctx.store.copy(box_id, uids, archive.id, move=True)
+        ctx.flash(ctx._("Archived."))
         if form.get("single"):
             back = folder_url(next(iter(boxes.values())).name) if boxes else "/"
     elif action == "delete":
