@@ -101,3 +101,16 @@ def test_domain_with_accounts_cannot_be_removed(accounts: Accounts) -> None:
     accounts.remove_user("arthur@example.test")
     accounts.remove_domain("EXAMPLE.test")
     assert not accounts.is_local_domain("example.test")
+
+
+def test_postmaster_always_exists(store: Store) -> None:
+    accounts = Accounts(store)
+    accounts.add_domain("example.test")
+    first = accounts.add_user("arthur@example.test", "secret-password")
+    accounts.add_user("pierre@example.test", "secret-password")
+    assert accounts.resolve("Postmaster@example.test").accounts == [first]  # RFC 5321 4.5.1
+    assert accounts.postmaster_domain("mail.example.test") == "example.test"
+    configured = Accounts(store, postmaster="pierre@example.test")
+    assert [a.address for a in configured.resolve("postmaster@example.test").accounts] == ["pierre@example.test"]
+    accounts.add_alias("postmaster@example.test", ["arthur@example.test"])
+    assert configured.resolve("postmaster@example.test").accounts == [first]  # an explicit alias wins

@@ -37,6 +37,7 @@ class App:
             store,
             subaddress_separator=config.accounts.subaddress_separator,
             default_quota=config.accounts.default_quota,
+            postmaster=config.accounts.postmaster,
         )
         resolver = make_resolver(config.dns.nameserver)
         filters = Pipeline(store, config, resolver)

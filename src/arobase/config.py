@@ -59,6 +59,13 @@ def _at_least(minimum: int) -> Callable[[int], str | None]:
     return check
 
 
+def _address_or_empty(value: str) -> str | None:
+    local, at, domain = value.rpartition("@")
+    if value and (not at or not local or "." not in domain):
+        return "must be an address such as admin@example.org, or empty"
+    return None
+
+
 def _one_of(*choices: str) -> Callable[[str], str | None]:
     def check(value: str) -> str | None:
         return None if value in choices else "must be one of " + ", ".join(map(repr, choices))
@@ -251,6 +258,11 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "accounts": {
         "default_quota": Key(0, "mailbox quota in bytes for new accounts; 0 means unlimited", _not_negative),
         "subaddress_separator": Key("+", 'user+tag@domain delivers to user; "" disables it'),
+        "postmaster": Key(
+            "",
+            'receives postmaster@ mail of domains with no such account or alias; "" = the first account',
+            _address_or_empty,
+        ),
     },
     "imap": {
         "idle_timeout": Key(1800, "seconds a logged-in client may stay silent (IDLE refreshes it)", _positive),

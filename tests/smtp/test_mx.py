@@ -111,6 +111,23 @@ async def test_alias_catch_all_and_subaddress(smtp: Harness) -> None:
     assert len(smtp.inbox(PIERRE)) == 2
 
 
+
+async def test_postmaster_is_always_accepted(smtp: Harness) -> None:
+    """RFC 5321: postmaster at each of our domains, and `<Postmaster>` with no domain, must work."""
+
+    def send() -> None:
+        with smtp.smtp() as client:
+            client.sendmail("a@sender.example", ["Postmaster@example.test"], MESSAGE)
+
+    await asyncio.to_thread(send)
+    client = await smtp.raw()
+    await client.command("EHLO client.example")
+    await client.command("MAIL FROM:<a@sender.example>")
+    assert (await client.command("RCPT TO:<Postmaster>")).startswith("250 ")
+    await client.close()
+    first = min(smtp.app.store.list_accounts("example.test"), key=lambda account: account.id)
+    assert smtp.app.store.get_mailbox(first.id, "INBOX").messages == 1
+
 async def test_alias_to_a_remote_address_is_queued(smtp: Harness) -> None:
     def send() -> None:
         with smtp.smtp() as client:

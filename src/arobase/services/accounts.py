@@ -53,8 +53,11 @@ def generate_password() -> str:
 
 
 class Accounts:
-    def __init__(self, store: Store, *, subaddress_separator: str = "+", default_quota: int = 0) -> None:
+    def __init__(
+        self, store: Store, *, subaddress_separator: str = "+", default_quota: int = 0, postmaster: str = ""
+    ) -> None:
         self.store = store
+        self.postmaster = postmaster
         self.separator = subaddress_separator
         self.default_quota = default_quota
         self._hasher = PasswordHasher()
@@ -203,6 +206,29 @@ class Accounts:
                 for target in alias.targets:
                     self._resolve(parse_address(target), result, seen, depth + 1)
                 return
+        if address.local_key == "postmaster":  # RFC 5321 4.5.1: every domain must accept it
+            self._resolve_postmaster(address.domain, result, seen, depth)
+
+    def _resolve_postmaster(self, domain: str, result: Resolution, seen: set[str], depth: int) -> None:
+        """postmaster@domain with no account or alias of its own: the configured one, else the first account."""
+        if self.postmaster:
+            self._resolve(parse_address(self.postmaster), result, seen, depth + 1)
+            return
+        accounts = self.store.list_accounts(domain)
+        if accounts:
+            first = min(accounts, key=lambda account: account.id)
+            if first.id not in {a.id for a in result.accounts}:
+                result.accounts.append(first)
+
+    def postmaster_domain(self, hostname: str) -> str | None:
+        """The domain a bare `<postmaster>` belongs to: our host name's domain when it is ours, else the first."""
+        labels = hostname.lower().rstrip(".").split(".")
+        for start in range(len(labels) - 1):
+            candidate = ".".join(labels[start:])
+            if self.is_local_domain(candidate):
+                return candidate
+        domains = self.store.list_domains()
+        return min(domains, key=lambda domain: domain.id).name if domains else None
 
     def _candidates(self, address: EmailAddress) -> list[str]:
         """Keys to try in order: the address, the address without +tag, the catch-all."""

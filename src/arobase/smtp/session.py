@@ -530,7 +530,7 @@ class SMTPSession(SMTP):
             return replies.PARAMETER_UNKNOWN if state.esmtp else replies.ARGUMENT_SYNTAX
         tx.attempts += 1
         try:
-            address = _parse_path(argument.path)
+            address = self._postmaster(argument.path) or _parse_path(argument.path)
         except AddressError:
             return replies.BAD_ADDRESS
         if address is None:
@@ -563,6 +563,13 @@ class SMTPSession(SMTP):
             tx.accounts[account.id] = account
         tx.remote += [remote for remote in route.remote if remote not in tx.remote]
         return replies.RECIPIENT_OK
+
+    def _postmaster(self, path: str) -> EmailAddress | None:
+        """`RCPT TO:<Postmaster>` with no domain, which RFC 5321 (4.1.1.3) says must be accepted."""
+        if path.strip().lower() != "<postmaster>":
+            return None
+        domain = self.app.accounts.postmaster_domain(self.app.config.server.hostname)
+        return EmailAddress("postmaster", domain) if domain else None
 
     async def _data(self, arg: str) -> Reply:
         state, tx = self.state, self.tx
