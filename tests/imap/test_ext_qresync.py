@@ -1,6 +1,11 @@
-"""CONDSTORE announced and enabled (RFC 7162 section 3.1) through the session, byte for byte."""
+"""CONDSTORE and QRESYNC (RFC 7162) through the session, byte for byte."""
 
 from __future__ import annotations
+
+import pytest
+
+from arobase.imap.wire.parser import parse
+from arobase.store import Store, queries, sqlite
 
 from .conftest import MESSAGE, Driver
 from .engine_fixtures import deliver, settle
@@ -76,3 +81,130 @@ async def test_fetch_modseq_enables_and_flag_updates_follow(logged_in: Driver) -
         b"* 1 FETCH (UID 1 FLAGS (\\Seen) MODSEQ (%d))" % (highest + 1),
         b"n OK NOOP completed",
     ]
+
+
+def _inbox_id(d: Driver) -> tuple[Store, int, int]:
+    """(store, INBOX id, its UIDVALIDITY)."""
+    account = d.session.state.account
+    assert account is not None
+    store = d.session.app.store
+    box = store.get_mailbox(account.id, "INBOX")
+    assert box is not None
+    return store, box.id, box.uidvalidity
+
+
+def test_qresync_grammar() -> None:
+    cmd = parse(b"a SELECT INBOX (QRESYNC (67890007 20050715194045000 41,43:211,214:541 (1:3 41:43)))\r\n")
+    assert cmd.qresync is not None  # type: ignore[attr-defined]
+    assert cmd.qresync.uidvalidity == 67890007 and cmd.qresync.modseq == 20050715194045000  # type: ignore[attr-defined]
+    assert cmd.qresync.known_uids.ranges == ((41, 41), (43, 211), (214, 541))  # type: ignore[attr-defined]
+    assert parse(b"b UID FETCH 1:* (FLAGS) (CHANGEDSINCE 5 VANISHED)\r\n").vanished  # type: ignore[attr-defined]
+    for bad in (b"c FETCH 1:* (FLAGS) (CHANGEDSINCE 5 VANISHED)\r\n", b"d UID FETCH 1 (FLAGS) (VANISHED)\r\n"):
+        try:
+            parse(bad)
+        except Exception as e:  # a ParseError answered BAD
+            assert "VANISHED" in str(e)
+        else:
+            raise AssertionError(bad)
+
+
+async def test_qresync_needs_enable(logged_in: Driver) -> None:
+    assert (await logged_in.cmd("s SELECT INBOX (QRESYNC (1 1))"))[-1].startswith(b"s BAD [CLIENTBUG]")
+    assert b"QRESYNC" in (await logged_in.cmd("c CAPABILITY"))[0].split()
+    assert await logged_in.cmd("e ENABLE QRESYNC") == [b"* ENABLED QRESYNC", b"e OK ENABLE completed"]
+    assert "CONDSTORE" in logged_in.session.state.enabled
+
+
+async def test_select_qresync_reports_changes_and_vanished(logged_in: Driver) -> None:
+    highest = await _inbox(logged_in, 6)  # UIDs 1..6
+    store, inbox, uidvalidity = _inbox_id(logged_in)
+    store.store_flags(inbox, [2], ["\\Seen"], "add").wait()
+    store.store_flags(inbox, [3, 5], ["\\Deleted"], "add").wait()
+    store.expunge(inbox).wait()
+    await logged_in.cmd("e ENABLE QRESYNC")
+    out = await logged_in.cmd(f"s SELECT INBOX (QRESYNC ({uidvalidity} {highest}))")
+    assert out[-4:] == [
+        b"* OK [HIGHESTMODSEQ %d] Highest" % (highest + 3),
+        b"* VANISHED (EARLIER) 3,5",
+        b"* 2 FETCH (UID 2 FLAGS (\\Seen) MODSEQ (%d))" % (highest + 1),
+        b"s OK [READ-WRITE] SELECT completed",
+    ]
+    assert b"* 4 EXISTS" in out
+    # known UIDs narrow VANISHED; another UIDVALIDITY means no resync data at all
+    out = await logged_in.cmd(f"t EXAMINE INBOX (QRESYNC ({uidvalidity} {highest} 1:4))")
+    assert out[-3:] == [
+        b"* VANISHED (EARLIER) 3",
+        b"* 2 FETCH (UID 2 FLAGS (\\Seen) MODSEQ (%d))" % (highest + 1),
+        b"t OK [READ-ONLY] EXAMINE completed",
+    ]
+    assert out[0] == b"* OK [CLOSED] Previous mailbox closed"
+    out = await logged_in.cmd(f"u EXAMINE INBOX (QRESYNC ({uidvalidity + 1} {highest}))")
+    assert not any(b"VANISHED" in line or b"FETCH" in line for line in out)
+    # nothing changed since the current HIGHESTMODSEQ: nothing more than a plain SELECT
+    out = await logged_in.cmd(f"v SELECT INBOX (QRESYNC ({uidvalidity} {highest + 3}))")
+    assert out[-2:] == [b"* OK [HIGHESTMODSEQ %d] Highest" % (highest + 3), b"v OK [READ-WRITE] SELECT completed"]
+
+
+async def test_vanished_replaces_expunge_once_enabled(logged_in: Driver) -> None:
+    await _inbox(logged_in, 5)
+    await logged_in.cmd("e ENABLE QRESYNC")
+    await logged_in.cmd("s SELECT INBOX")
+    await logged_in.cmd("t STORE 2,4 +FLAGS.SILENT (\\Deleted)")
+    assert await logged_in.cmd("x EXPUNGE") == [b"* VANISHED 2,4", b"x OK EXPUNGE completed"]
+    await logged_in.cmd("t UID STORE 5 +FLAGS.SILENT (\\Deleted)")
+    assert await logged_in.cmd("y UID EXPUNGE 5") == [b"* VANISHED 5", b"y OK UID EXPUNGE completed"]
+    out = await logged_in.cmd("m UID MOVE 1 Trash")
+    assert out[0].startswith(b"* OK [COPYUID ") and out[1:] == [b"* VANISHED 1", b"m OK UID MOVE completed"]
+    assert await logged_in.cmd("f FETCH 1 (UID)") == [b"* 1 FETCH (UID 3)", b"f OK FETCH completed"]
+
+
+async def test_uid_fetch_changedsince_vanished(logged_in: Driver) -> None:
+    highest = await _inbox(logged_in, 5)
+    store, inbox, _ = _inbox_id(logged_in)
+    await logged_in.cmd("e ENABLE QRESYNC")
+    await logged_in.cmd("s SELECT INBOX")
+    assert (await logged_in.cmd("b UID FETCH 1:* (FLAGS) (CHANGEDSINCE 1 VANISHED)"))[-1] == (
+        b"b OK UID FETCH completed"
+    )
+    store.store_flags(inbox, [1, 4], ["\\Deleted"], "add").wait()
+    store.expunge(inbox).wait()
+    store.store_flags(inbox, [3], ["$Done"], "add").wait()
+    await settle(store)
+    out = await logged_in.cmd(f"f UID FETCH 1:* (FLAGS) (CHANGEDSINCE {highest} VANISHED)")
+    # the view still counts 1 and 4 (their VANISHED comes with the tagged answer): not EARLIER
+    assert out == [
+        b"* 3 FETCH (UID 3 FLAGS ($Done) MODSEQ (%d))" % (highest + 3),
+        b"* VANISHED 1,4",
+        b"* 2 FETCH (UID 3 FLAGS ($Done) MODSEQ (%d))" % (highest + 3),  # the change told as an update too
+        b"f OK UID FETCH completed",
+    ]
+    out = await logged_in.cmd(f"g UID FETCH 2:5 (FLAGS) (CHANGEDSINCE {highest} VANISHED)")
+    assert out == [
+        b"* VANISHED (EARLIER) 4",
+        b"* 2 FETCH (UID 3 FLAGS ($Done) MODSEQ (%d))" % (highest + 3),
+        b"g OK UID FETCH completed",
+    ]
+    assert (await logged_in.cmd("h FETCH 1 (FLAGS) (CHANGEDSINCE 1 VANISHED)"))[-1].startswith(b"h BAD")
+
+
+async def test_history_older_than_the_tombstones_sends_every_missing_uid(
+    logged_in: Driver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RFC 7162 3.2.5.2: past the pruned history, every known UID that no longer exists is VANISHED."""
+    highest = await _inbox(logged_in, 8)
+    store, inbox, uidvalidity = _inbox_id(logged_in)
+    for uid in (2, 3, 6):  # three expunges, three modseqs
+        store.store_flags(inbox, [uid], ["\\Deleted"], "add").wait()
+        store.expunge(inbox, [uid]).wait()
+    monkeypatch.setattr(sqlite, "TOMBSTONES_KEPT", 1)
+    store.sweep().wait()  # only UID 6's tombstone is left
+    assert queries.expunged_floor(store, inbox) > highest
+    await logged_in.cmd("e ENABLE QRESYNC")
+    out = await logged_in.cmd(f"s SELECT INBOX (QRESYNC ({uidvalidity} {highest}))")
+    assert out[-2:] == [b"* VANISHED (EARLIER) 2:3,6", b"s OK [READ-WRITE] SELECT completed"]
+    out = await logged_in.cmd(f"t SELECT INBOX (QRESYNC ({uidvalidity} {highest} 1,3:5,9:20))")
+    assert out[-2:] == [b"* VANISHED (EARLIER) 3", b"t OK [READ-WRITE] SELECT completed"]
+    # a client recent enough for the remaining tombstones gets exactly them
+    floor = queries.expunged_floor(store, inbox)
+    out = await logged_in.cmd(f"u SELECT INBOX (QRESYNC ({uidvalidity} {floor}))")
+    assert out[-2:] == [b"* VANISHED (EARLIER) 6", b"u OK [READ-WRITE] SELECT completed"]

@@ -75,6 +75,10 @@ class UidList:
     def runs(self) -> int:
         return len(self._starts)
 
+    def spans(self) -> list[tuple[int, int]]:
+        """The runs themselves, as ascending (first, last) pairs."""
+        return list(zip(self._starts, self._ends, strict=True))
+
     def rank(self, uid: int) -> int:
         """How many UIDs are below `uid` (bisect_left)."""
         run = bisect_right(self._starts, uid) - 1

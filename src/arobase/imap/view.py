@@ -18,7 +18,7 @@ from weakref import WeakKeyDictionary
 
 from ..store import Change, ChangeKind, Mailbox, Store, queries
 from .uidlist import UidList
-from .wire import ast
+from .wire import ast, responses
 
 
 class _HasSession(Protocol):
@@ -84,6 +84,7 @@ class MailboxView:
         readonly: bool,
         rev1: bool,
         condstore: bool = False,
+        qresync: bool = False,
         tracker: RecentTracker | None = None,
     ) -> None:
         self.store = store
@@ -92,6 +93,7 @@ class MailboxView:
         self.readonly = readonly
         self.rev1 = rev1
         self.condstore = condstore  # CONDSTORE enabled: flag updates carry MODSEQ (RFC 7162 3.2)
+        self.qresync = qresync  # QRESYNC enabled: expunges are told as VANISHED uids (RFC 7162 3.2.10)
         self.uids = uids = uids if isinstance(uids, UidList) else UidList(uids)
         self.saved: list[int] = []  # SEARCH RETURN (SAVE) result, as UIDs ($)
         self._tracker = tracker = tracker or RecentTracker.of(store)
@@ -231,10 +233,13 @@ class MailboxView:
     def _apply_expunges(self) -> list[bytes]:
         gone = self.pending_expunges
         self._gone, self._gone_set = [], None
-        self.uids, positions = self.uids.without(gone)
+        before = self.uids
+        self.uids, positions = before.without(gone)
         if positions:
             self.recent -= gone
             self.saved = [uid for uid in self.saved if uid not in gone]
+        if self.qresync:
+            return [b"VANISHED " + responses.sequence_set(before[seq - 1] for seq in positions)] if positions else []
         # each EXPUNGE shifts the messages after it down by one
         return [b"%d EXPUNGE" % (seq - removed) for removed, seq in enumerate(positions)]
 

@@ -341,3 +341,28 @@ def uids_with_thread_id(store: SQLiteStore, mailbox_id: int, thread_id: str) -> 
         (mailbox_id,),
     )
     return [uid for uid, root in cur if objectid.thread_id(root) == thread_id]
+
+
+# -- QRESYNC (RFC 7162 3.2) --------------------------------------------------------------------
+
+
+def expunged_floor(store: SQLiteStore, mailbox_id: int) -> int:
+    """The highest modseq whose tombstones were pruned: the expunge history is complete above it."""
+    row = _db(store).execute("SELECT expunged_floor FROM mailboxes WHERE id = ?", (mailbox_id,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def vanished_since(store: SQLiteStore, mailbox_id: int, modseq: int) -> list[int]:
+    """UIDs expunged from a mailbox after `modseq`, ascending (as far as the tombstones go)."""
+    cur = _db(store).execute(
+        "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid", (mailbox_id, modseq)
+    )
+    return [uid for (uid,) in cur]
+
+
+def changed_since(store: SQLiteStore, mailbox_id: int, modseq: int) -> list[int]:
+    """UIDs of messages whose modseq is above `modseq` (new or flags changed), ascending, by the modseq index."""
+    cur = _db(store).execute(
+        "SELECT uid FROM messages WHERE mailbox_id = ? AND modseq > ? ORDER BY uid", (mailbox_id, modseq)
+    )
+    return [uid for (uid,) in cur]

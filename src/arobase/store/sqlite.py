@@ -43,6 +43,8 @@ from .writer import Pending, Transaction, Writer
 _FLAG_BITS = {flag.lower(): 1 << i for i, flag in enumerate(SYSTEM_FLAGS)}
 _SEEN = _FLAG_BITS["\\seen"]
 
+TOMBSTONES_KEPT = 20_000
+"""Expunge tombstones kept per mailbox by the sweep: the VANISHED history QRESYNC can answer from."""
 _SEPARATE_FIELDS = ("imap_envelope", "imap_body", "imap_bodystructure", "header_text", "body_text")
 _MAILBOX_COLUMNS = (
     "id, account_id, name, special_use, subscribed, selectable, uidvalidity, uidnext,"
@@ -996,11 +998,12 @@ class SQLiteStore:
         """Forget message contents nothing refers to any more; returns how many were removed.
 
         Files younger than the grace period are left alone: their delivery may not have
-        committed yet.
+        committed yet. Expunge tombstones beyond the last `TOMBSTONES_KEPT` of a mailbox go too.
         """
         grace = self.blob_grace
 
         def run(tx: Transaction) -> int:
+            _prune_tombstones(tx, TOMBSTONES_KEPT)
             unused = (
                 "SELECT id FROM blobs b WHERE NOT EXISTS (SELECT 1 FROM messages WHERE blob_id = b.id)"
                 " AND NOT EXISTS (SELECT 1 FROM outbound WHERE blob_id = b.id)"
@@ -1434,6 +1437,24 @@ def _expunge(tx: Transaction, box: Mailbox, uids: list[int]) -> list[int]:
     tx.db.execute("UPDATE accounts SET used = used - ? WHERE id = ?", (size, box.account_id))
     tx.changes.append(Change(ChangeKind.EXPUNGED, box.account_id, box.id, modseq, tuple(uids)))
     return list(uids)
+
+
+def _prune_tombstones(tx: Transaction, kept: int) -> None:
+    """Keep the newest `kept` tombstones of each mailbox (whole modseqs), raising its expunged floor.
+
+    A QRESYNC client whose modseq is below the floor is told every UID it may know that is gone
+    (imap/commands/select.py), so forgetting old tombstones costs bytes, never correctness.
+    """
+    crowded = tx.db.execute(
+        "SELECT mailbox_id FROM expunged GROUP BY mailbox_id HAVING count(*) > ?", (kept,)
+    ).fetchall()
+    for (mailbox_id,) in crowded:
+        (cutoff,) = tx.db.execute(
+            "SELECT modseq FROM expunged WHERE mailbox_id = ? ORDER BY modseq DESC LIMIT 1 OFFSET ?",
+            (mailbox_id, kept),
+        ).fetchone()
+        tx.db.execute("DELETE FROM expunged WHERE mailbox_id = ? AND modseq <= ?", (mailbox_id, cutoff))
+        tx.db.execute("UPDATE mailboxes SET expunged_floor = max(expunged_floor, ?) WHERE id = ?", (cutoff, mailbox_id))
 
 
 def _select_uids(tx: Transaction, select: str, mailbox_id: int, uids: Sequence[int]) -> list[tuple]:

@@ -49,6 +49,7 @@ EXTENSIONS = [
     "PREVIEW",
     "REPLACE",
     "CONDSTORE",
+    "QRESYNC",
 ]  # issue 9: phones and slow links
 
 

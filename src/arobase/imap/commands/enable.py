@@ -6,7 +6,12 @@ from ..view import MailboxView
 from ..wire import ast
 from . import CommandContext, State, command
 
-SUPPORTED = {"IMAP4REV2": "IMAP4rev2", "UTF8=ACCEPT": "UTF8=ACCEPT", "CONDSTORE": "CONDSTORE"}
+SUPPORTED = {
+    "IMAP4REV2": "IMAP4rev2",
+    "UTF8=ACCEPT": "UTF8=ACCEPT",
+    "CONDSTORE": "CONDSTORE",
+    "QRESYNC": "QRESYNC",
+}
 
 
 def enable_condstore(ctx: CommandContext) -> None:
@@ -33,4 +38,6 @@ async def enable(ctx: CommandContext, cmd: ast.Enable) -> None:
         if name in SUPPORTED and name not in ctx.session.enabled:
             ctx.session.enabled.add(name)
             newly.append(SUPPORTED[name])
+            if name == "QRESYNC":  # it implies CONDSTORE (RFC 7162 3.2.3)
+                ctx.session.enabled.add("CONDSTORE")
     ctx.untagged(b"ENABLED" + b"".join(b" " + name.encode("ascii") for name in newly))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ...store import queries
 from ..fetch import FetchError, fetch_responses, plan_fetch
+from ..qresync import vanished_earlier
 from ..view import InvalidSequence, selected_view
 from ..wire import ast
 from . import SELECTED, CommandContext, CommandError, command
@@ -17,6 +18,8 @@ async def fetch(ctx: CommandContext, cmd: ast.Fetch) -> None:
     """Streams the responses in chunks; BODY[] and friends set \\Seen first and report it."""
     view = selected_view(ctx)
     store = ctx.app.store
+    if cmd.vanished and "QRESYNC" not in ctx.session.enabled:
+        raise CommandError("QRESYNC must be enabled first", "CLIENTBUG", status="BAD")  # RFC 7162 3.2.6
     try:
         targets = view.targets(cmd.sequence, uid=cmd.uid)
     except InvalidSequence as e:
@@ -32,6 +35,11 @@ async def fetch(ctx: CommandContext, cmd: ast.Fetch) -> None:
             plan = plan_fetch((*cmd.attributes, ast.FetchSimple("MODSEQ")), uid=cmd.uid or condstore)
     except FetchError as e:
         raise CommandError(e.text, status="BAD") from None
+    if cmd.vanished and cmd.changedsince is not None:
+        box = store.mailbox_by_id(view.mailbox_id)
+        vanished = vanished_earlier(view, cmd.changedsince, cmd.sequence, box.uidnext if box else view.uids.last + 1)
+        if vanished is not None:
+            ctx.untagged(vanished)
     if cmd.changedsince is not None:
         changed = {
             row[0]

@@ -449,12 +449,23 @@ class Check(Command):
 
 
 @dataclass(frozen=True, slots=True)
+class QResync:
+    """The QRESYNC parameter of SELECT/EXAMINE (RFC 7162 3.2.5): what the client last knew."""
+
+    uidvalidity: int
+    modseq: int
+    known_uids: SequenceSet | None = None
+    seq_match: tuple[SequenceSet, SequenceSet] | None = None  # (sequence numbers, their UIDs)
+
+
+@dataclass(frozen=True, slots=True)
 class Select(Command):
     """SELECT, or EXAMINE when `readonly`; `condstore` for the (CONDSTORE) parameter."""
 
     mailbox: str
     readonly: bool = False
     condstore: bool = False
+    qresync: QResync | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -477,6 +488,7 @@ class Fetch(Command):
     attributes: tuple[FetchAttribute, ...]
     uid: bool = False
     changedsince: int | None = None  # CONDSTORE (CHANGEDSINCE n)
+    vanished: bool = False  # QRESYNC (CHANGEDSINCE n VANISHED), UID FETCH only
 
 
 @dataclass(frozen=True, slots=True)

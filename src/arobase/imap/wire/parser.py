@@ -560,12 +560,41 @@ def _select(r: _Reader, name: str) -> ast.Command:
     r.sp()
     mailbox = r.mailbox()
     condstore = False
+    qresync = None
     if r.accept(b" "):
-        for param in r.paren_list(r.atom):
-            if param.upper() != "CONDSTORE":
-                raise r.error(f"unknown SELECT parameter {param}")
-            condstore = True
-    return ast.Select(mailbox, readonly=name == "EXAMINE", condstore=condstore)
+        r.expect(b"(")
+        while True:
+            param = r.atom().upper()
+            if param == "CONDSTORE" and not condstore:
+                condstore = True
+            elif param == "QRESYNC" and qresync is None:
+                r.sp()
+                qresync = _qresync(r)
+            else:
+                raise r.error(f"unknown or repeated SELECT parameter {param[:40]}")
+            if r.accept(b")"):
+                break
+            r.sp()
+    return ast.Select(mailbox, readonly=name == "EXAMINE", condstore=condstore, qresync=qresync)
+
+
+def _qresync(r: _Reader) -> ast.QResync:
+    """`(uidvalidity modseq [known-uids] [(known-sequence-set known-uid-set)])` (RFC 7162 section 7)."""
+    r.expect(b"(")
+    uidvalidity = r.number(limit=MAX_NZ32, nonzero=True)
+    r.sp()
+    modseq = r.number(nonzero=True)
+    known_uids = seq_match = None
+    if r.accept(b" ") and r.peek() != b"(":
+        known_uids = r.sequence_set()
+        r.accept(b" ")
+    if r.accept(b"("):
+        sequences = r.sequence_set()
+        r.sp()
+        seq_match = (sequences, r.sequence_set())
+        r.expect(b")")
+    r.expect(b")")
+    return ast.QResync(uidvalidity, modseq, known_uids, seq_match)
 
 
 def _close(r: _Reader, name: str) -> ast.Command:
@@ -691,18 +720,24 @@ def _fetch(r: _Reader, uid: bool) -> ast.Command:
             r.pos = start
             attributes = [_fetch_attribute(r)]
     changedsince = None
+    vanished = False
     if r.accept(b" "):
         r.expect(b"(")
         while True:
             modifier = r.atom().upper()
-            if modifier != "CHANGEDSINCE":
-                raise r.error(f"unknown FETCH modifier {modifier[:40]}")
-            r.sp()
-            changedsince = r.number()
+            if modifier == "CHANGEDSINCE" and changedsince is None:
+                r.sp()
+                changedsince = r.number()
+            elif modifier == "VANISHED" and not vanished:
+                vanished = True
+            else:
+                raise r.error(f"unknown or repeated FETCH modifier {modifier[:40]}")
             if r.accept(b")"):
                 break
             r.sp()
-    return ast.Fetch(sequence, tuple(attributes), uid=uid, changedsince=changedsince)
+    if vanished and (not uid or changedsince is None):  # RFC 7162 3.2.6
+        raise r.error("VANISHED needs UID FETCH and CHANGEDSINCE")
+    return ast.Fetch(sequence, tuple(attributes), uid=uid, changedsince=changedsince, vanished=vanished)
 
 
 def _store(r: _Reader, uid: bool) -> ast.Command:
