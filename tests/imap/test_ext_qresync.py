@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+
 import pytest
 
+from arobase.app import App
+from arobase.imap.server import Connections, start_listener
 from arobase.imap.wire.parser import parse
-from arobase.store import Store, queries, sqlite
+from arobase.store import Store, objectid, queries, sqlite
 
-from .conftest import MESSAGE, Driver
-from .engine_fixtures import deliver, settle
+from .conftest import ARTHUR, HOSTNAME, MESSAGE, PASSWORDS, TIMEOUT, Driver, client_context
+from .engine_fixtures import deliver, message, settle
 
 
 async def _inbox(d: Driver, count: int) -> int:
@@ -208,3 +213,101 @@ async def test_history_older_than_the_tombstones_sends_every_missing_uid(
     floor = queries.expunged_floor(store, inbox)
     out = await logged_in.cmd(f"u SELECT INBOX (QRESYNC ({uidvalidity} {floor}))")
     assert out[-2:] == [b"* VANISHED (EARLIER) 6", b"u OK [READ-WRITE] SELECT completed"]
+
+
+class RawClient:
+    """IMAP over implicit TLS, command by command, counting the bytes both ways."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+        self.sent = self.received = 0
+
+    @classmethod
+    async def connect(cls, app: App, port: int) -> RawClient:
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection("127.0.0.1", port, ssl=client_context(app), server_hostname=HOSTNAME), TIMEOUT
+        )
+        client = cls(reader, writer)
+        client.received += len(await asyncio.wait_for(reader.readline(), TIMEOUT))  # greeting
+        return client
+
+    async def cmd(self, tag: str, text: str) -> list[bytes]:
+        """The lines answered to one command, CRLF removed, the tagged one last."""
+        line = f"{tag} {text}\r\n".encode()
+        self.writer.write(line)
+        self.sent += len(line)
+        lines = []
+        while True:
+            data = await asyncio.wait_for(self.reader.readline(), TIMEOUT)
+            assert data, lines
+            self.received += len(data)
+            lines.append(data[:-2])
+            if data.startswith(tag.encode() + b" "):
+                return lines
+
+    async def close(self) -> None:
+        await self.cmd("z", "LOGOUT")
+        self.writer.close()
+        await asyncio.wait_for(self.writer.wait_closed(), TIMEOUT)
+
+
+@pytest.fixture
+async def imaps_port(imap_app: App) -> AsyncIterator[int]:
+    server = await start_listener(imap_app, "127.0.0.1", 0, implicit_tls=True, connections=Connections())
+    yield server.sockets[0].getsockname()[1]
+    server.close()
+    await asyncio.wait_for(server.wait_closed(), TIMEOUT)
+
+
+async def test_resync_after_a_disconnection_over_the_listener(imap_app: App, imaps_port: int) -> None:
+    """Away: 10 arrivals, 5 flag changes, 5 expunges; the QRESYNC SELECT tells exactly those."""
+    store = imap_app.store
+    account = store.find_account(ARTHUR)
+    assert account is not None
+    for n in range(20):
+        deliver(store, account, message(n))
+    client = await RawClient.connect(imap_app, imaps_port)
+    await client.cmd("a", f'LOGIN {ARTHUR} "{PASSWORDS[ARTHUR]}"')
+    assert await client.cmd("b", "ENABLE QRESYNC") == [b"* ENABLED QRESYNC", b"b OK ENABLE completed"]
+    selected = await client.cmd("c", "SELECT INBOX")
+    box = store.get_mailbox(account.id, "INBOX")
+    assert box is not None
+    known = box.highestmodseq
+    assert b"* OK [HIGHESTMODSEQ %d] Highest" % known in selected
+    assert len(await client.cmd("d", "UID FETCH 1:* (FLAGS)")) == 21
+    await client.close()
+
+    for n in range(20, 30):  # UIDs 21 to 30
+        deliver(store, account, message(n))
+    for uid in (2, 4, 6, 8, 10):
+        store.store_flags(box.id, [uid], ["\\Flagged"], "add").wait()
+    store.store_flags(box.id, [11, 12, 13, 14, 15], ["\\Deleted"], "add").wait()
+    store.expunge(box.id).wait()
+    rows = {uid: modseq for uid, modseq in queries.fetch_rows(store, box.id, list(range(1, 31)), ("modseq",))}
+    now = store.get_mailbox(account.id, "INBOX")
+    assert now is not None
+
+    client = await RawClient.connect(imap_app, imaps_port)
+    await client.cmd("a", f'LOGIN {ARTHUR} "{PASSWORDS[ARTHUR]}"')
+    await client.cmd("b", "ENABLE QRESYNC")
+    sent, received = client.sent, client.received
+    out = await client.cmd("c", f"SELECT INBOX (QRESYNC ({box.uidvalidity} {known} 1:20))")
+    seqs = {uid: seq for seq, uid in enumerate([*range(1, 11), *range(16, 31)], start=1)}
+    assert out == [
+        b"* 25 EXISTS",
+        b"* 10 RECENT",
+        b"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)",
+        b"* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] Flags permitted",
+        b"* OK [UNSEEN 1] First unseen",
+        b"* OK [UIDVALIDITY %d] UIDs valid" % box.uidvalidity,
+        b"* OK [UIDNEXT 31] Predicted next UID",
+        b"* OK [MAILBOXID (%s)] Ok" % objectid.mailbox_id(box.id).encode(),
+        b"* OK [HIGHESTMODSEQ %d] Highest" % now.highestmodseq,
+        b"* VANISHED (EARLIER) 11:15",
+        *[b"* %d FETCH (UID %d FLAGS (\\Flagged) MODSEQ (%d))" % (uid, uid, rows[uid]) for uid in (2, 4, 6, 8, 10)],
+        *[b"* %d FETCH (UID %d FLAGS (\\Recent) MODSEQ (%d))" % (seqs[uid], uid, rows[uid]) for uid in range(21, 31)],
+        b"c OK [READ-WRITE] SELECT completed",
+    ]
+    exchanged = client.sent - sent + client.received - received
+    assert exchanged < 2000, exchanged  # 1,194 bytes when written: the SELECT line and these 26 lines
+    await client.close()
