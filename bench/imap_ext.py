@@ -5,8 +5,11 @@ one, with References (sometimes truncated) and In-Reply-To, "Re:" subjects and D
 of arrival order; then a real server process (`bench/imap.py --serve`) is timed over loopback:
 SORT by DATE, ARRIVAL, SUBJECT, FROM and DISPLAYFROM, ESORT (MIN MAX COUNT), THREAD=REFERENCES
 and ORDEREDSUBJECT, and `FETCH 1:* (ENVELOPE)` with and without COMPRESS=DEFLATE (bytes on the wire).
+Last, a QRESYNC reconnect after another client appended 10 messages, changed 5 flags and expunged
+5 (it changes the folder), against the full flag resync `UID FETCH 1:* (FLAGS)`: bytes both ways.
 
-Run: `.venv/bin/python bench/imap_ext.py [--sizes 100000] [--data DIR]` (DIR is filled once, then reused).
+Run: `.venv/bin/python bench/imap_ext.py [--sizes 100000] [--data DIR] [--qresync-only]` (DIR is filled
+once, then reused).
 """
 
 from __future__ import annotations
@@ -115,7 +118,69 @@ def compressed_fetch(port: int, text: str) -> tuple[float, int, int]:
     return spent, wire, plain
 
 
-def run_size(count: int, seed: int, root: Path, data: Path | None = None) -> dict[str, str]:
+def lines_of(client: base.Client, text: str) -> tuple[list[bytes], int, int]:
+    """(response lines, bytes sent, bytes received) of one command whose answer has no literal."""
+    client.counter += 1
+    tag = b"T%d " % client.counter
+    line = tag + text.encode() + b"\r\n"
+    client.sock.sendall(line)
+    out: list[bytes] = []
+    while not out or not out[-1].startswith(tag):
+        out.append(client.read_line())
+    return out, len(line), sum(len(x) + 2 for x in out)
+
+
+def qresync_reconnect(port: int, count: int) -> dict[str, str]:
+    """Bytes of a QRESYNC reconnect after 10 arrivals, 5 flag changes and 5 expunges, and of a full flag resync."""
+    client = base.Client(port)
+    client.command(f"LOGIN {base.USER} {base.PASSWORD}")
+    client.command("ENABLE QRESYNC")
+    selected, _, _ = lines_of(client, "SELECT INBOX")
+    uidvalidity = next(int(x.split()[3].rstrip(b"]")) for x in selected if b"[UIDVALIDITY " in x)
+    modseq = next(int(x.split()[3].rstrip(b"]")) for x in selected if b"[HIGHESTMODSEQ " in x)
+    client.close()
+
+    other = base.Client(port)  # another device, while the first is away
+    other.command(f"LOGIN {base.USER} {base.PASSWORD}")
+    other.command("SELECT INBOX")
+    rng = random.Random(count)
+    parents: list[tuple[str, str, list[str]]] = []
+    for n in range(10):
+        raw = make_thread_message(rng, count + n, parents)
+        other.command(f"APPEND INBOX {{{len(raw)}+}}\r\n" + raw.decode())
+    other.command("UID STORE 2,4,6,8,10 +FLAGS.SILENT (\\Flagged)")
+    other.command("UID STORE 11:15 +FLAGS.SILENT (\\Deleted)")
+    other.command("UID EXPUNGE 11:15")
+    other.close()
+
+    client = base.Client(port)
+    client.command(f"LOGIN {base.USER} {base.PASSWORD}")
+    client.command("ENABLE QRESYNC")
+    start = time.perf_counter()
+    out, sent, received = lines_of(client, f"SELECT INBOX (QRESYNC ({uidvalidity} {modseq} 1:{count}))")
+    spent = time.perf_counter() - start
+    client.close()
+    results = {
+        "QRESYNC reconnect (SELECT ... (QRESYNC ...))": (
+            f"{spent * 1000:9.1f} ms  ({sent + received:,} bytes: {sent} sent, {received:,} received,"
+            f" {sum(x.startswith(b'* VANISHED') for x in out)} VANISHED, {sum(b' FETCH ' in x for x in out)} FETCH)"
+        )
+    }
+    client = base.Client(port)
+    client.command(f"LOGIN {base.USER} {base.PASSWORD}")
+    _, select_sent, select_received = lines_of(client, "SELECT INBOX")
+    start = time.perf_counter()
+    _, fetch_sent, fetch_received = lines_of(client, "UID FETCH 1:* (FLAGS)")
+    spent = time.perf_counter() - start
+    client.close()
+    total = select_sent + select_received + fetch_sent + fetch_received
+    results["full resync (SELECT, UID FETCH 1:* (FLAGS))"] = f"{spent * 1000:9.1f} ms  ({total:,} bytes)"
+    return results
+
+
+def run_size(
+    count: int, seed: int, root: Path, data: Path | None = None, *, qresync_only: bool = False
+) -> dict[str, str]:
     """Time one folder of `count` messages; `data` reuses a directory filled by an earlier run."""
     results: dict[str, str] = {}
     if data is None or not (data / "store.db").exists():
@@ -129,6 +194,9 @@ def run_size(count: int, seed: int, root: Path, data: Path | None = None) -> dic
         while not port_file.exists() or not port_file.read_text():
             time.sleep(0.05)
         port = int(port_file.read_text())
+        if qresync_only:
+            results.update(qresync_reconnect(port, count))
+            return results
         client = base.Client(port)
         client.command(f"LOGIN {base.USER} {base.PASSWORD}")
         client.command("SELECT INBOX")
@@ -156,6 +224,7 @@ def run_size(count: int, seed: int, root: Path, data: Path | None = None) -> dic
             f"{spent * 1000:9.1f} ms  ({wire / 1e6:.2f} MB on the wire for {plain / 1e6:.2f} MB, {plain / wire:.1f}x)"
         )
         client.close()
+        results.update(qresync_reconnect(port, count))
     finally:
         server.terminate()
         server.wait()
@@ -167,12 +236,13 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000])
     parser.add_argument("--seed", type=int, default=9)
     parser.add_argument("--data", type=Path, help="keep the filled folder here and reuse it (one size only)")
+    parser.add_argument("--qresync-only", action="store_true", help="measure only the QRESYNC reconnect")
     args = parser.parse_args()
     print(base.machine())
     with tempfile.TemporaryDirectory(prefix="arobase-bench-imap-ext-") as tmp:
         for count in args.sizes:
             print(f"\n{count:,} messages")
-            for name, value in run_size(count, args.seed, Path(tmp), args.data).items():
+            for name, value in run_size(count, args.seed, Path(tmp), args.data, qresync_only=args.qresync_only).items():
                 print(f"  {name:48} {value}")
 
 
