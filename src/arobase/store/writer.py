@@ -32,6 +32,7 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 512
+CHECKPOINT_INTERVAL = 0.5  # seconds between checkpoints of the write-ahead log
 
 
 class Pending(Generic[T]):
@@ -102,8 +103,13 @@ class Writer:
         self._wal = wal
         self._flush_queue: queue.SimpleQueue[list[Outcome] | None] = queue.SimpleQueue()
         self._flusher = threading.Thread(target=self._flush_loop, name="arobase-store-flusher", daemon=True)
+        self._closing = threading.Event()
+        self._checkpointer = threading.Thread(
+            target=self._checkpoint_loop, name="arobase-store-checkpointer", daemon=True
+        )
         if wal is not None:
             self._flusher.start()
+            self._checkpointer.start()
         self._thread = threading.Thread(target=self._loop, name="arobase-store-writer", daemon=True)
         self._thread.start()
 
@@ -122,9 +128,14 @@ class Writer:
         if self._flusher.is_alive():
             self._flush_queue.put(None)
             self._flusher.join()
+        if self._checkpointer.is_alive():
+            self._closing.set()
+            self._checkpointer.join()
 
     def _loop(self) -> None:
         db = self._connect()
+        if self._wal is not None:  # checkpoints run in their own thread, never inside a commit
+            db.execute("PRAGMA wal_autocheckpoint = 0")
         try:
             while True:
                 first = self._queue.get()
@@ -225,6 +236,23 @@ class Writer:
         finally:
             if fd is not None:
                 os.close(fd)
+
+    def _checkpoint_loop(self) -> None:
+        """Copy the log into the database now and then, off the writer's path.
+
+        SQLite would otherwise checkpoint inside whichever commit crosses 1,000 pages of log,
+        making that delivery wait for a thousand page writes and two fsyncs.
+        """
+        db = self._connect()
+        try:
+            while not self._closing.wait(CHECKPOINT_INTERVAL):
+                try:
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error:
+                    log.exception("store checkpoint failed")
+            db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        finally:
+            db.close()
 
     def _sync_wal(self, fd: int | None) -> int:
         """fsync the write-ahead log, (re)opening it if SQLite created a new one."""
