@@ -4,8 +4,9 @@ The transport (`server.py`, or a test) calls `receive(data)`, then `await proces
 every complete command through the parser and its handler (handlers await the store, never the
 network), then sends `data_to_send()`. What the session needs from the network is asked through
 `requests`: START_TLS (after the OK of STARTTLS is sent) and CLOSE. Changes of the account
-arrive from the store's change feed through `on_change`, which during IDLE produces output at
-once and calls `notify` so the transport sends it.
+arrive from the store's change feed through `on_change`, which during IDLE (or, once NOTIFY SET
+is in force, whenever no command is running) produces output at once and calls `notify` so the
+transport sends it.
 
 States follow RFC 9051 section 3: not authenticated -> authenticated <-> selected -> logout.
 `ENABLE IMAP4rev2` switches to rev2 behaviour, `ENABLE UTF8=ACCEPT` (or rev2) to UTF-8 names.
@@ -22,6 +23,8 @@ from ..app import App
 from ..store import Account, AlreadyExists, Change, InvalidOperation, NotFound, QuotaExceeded, StoreError
 from . import commands
 from .commands import CommandContext, CommandError, SelectedView, SessionState, State
+from .commands.notify import Notifier, new_message_fetches
+from .view import MailboxView
 from .wire import ast, responses
 from .wire.parser import ParseError, parse, tag_of
 from .wire.receiver import CommandBytes, ContinuationNeeded, Line, LineTooLong, Receiver, TooBig
@@ -84,6 +87,9 @@ class Session:
         self.handlers = commands.load()
         self.errors = 0
         self.idling: CommandContext | None = None
+        self.notifier: Notifier | None = None  # NOTIFY SET in force (RFC 5465)
+        self._running = False  # a command is being answered: NOTIFY output waits for its end
+        self._notices: list[bytes] = []  # NOTIFY responses of other mailboxes, not yet sent
         self._out: list[bytes] = []
         self._waiting: tuple[CommandContext, LineCallback] | None = None
         self._unsubscribe: Callable[[], None] | None = None
@@ -145,13 +151,22 @@ class Session:
 
     def on_change(self, change: Change) -> None:
         view = self.state.selected
-        if view is None or change.mailbox_id != view.mailbox_id:
-            return
-        view.changed(change)
+        if view is not None and change.mailbox_id == view.mailbox_id:
+            view.changed(change)
+        if self.notifier is not None and not self.closed:
+            self._notices.extend(self.notifier.lines(change, view.mailbox_id if view is not None else None))
         if self.idling is not None:
             self.send_updates(expunges=True)
-            if self.notify is not None:
-                self.notify()
+        elif self.notifier is not None and not self._running and not self.closed:
+            mode = self.notifier.selected_mode
+            if mode is not None:
+                self.send_updates(expunges=mode == "SELECTED")
+            else:
+                self._send_notices()
+        else:
+            return
+        if self._out and self.notify is not None:
+            self.notify()
 
     # -- capabilities ------------------------------------------------------------------------
 
@@ -228,7 +243,11 @@ class Session:
             self._error(command.tag, "BAD", f"{command.name} is not allowed in the {self.state.state.value} state")
             return
         ctx = self._context(command)
-        await self._run(ctx, registration.handler(ctx, command))
+        self._running = True
+        try:
+            await self._run(ctx, registration.handler(ctx, command))
+        finally:
+            self._running = self._waiting is not None and self.idling is None
 
     def _context(self, command: ast.Command) -> CommandContext:
         ctx = CommandContext(
@@ -265,13 +284,16 @@ class Session:
             return
         ctx, callback = self._waiting
         self._waiting = None
-        await self._run(ctx, callback(ctx, line))
+        try:
+            await self._run(ctx, callback(ctx, line))
+        finally:
+            self._running = self._waiting is not None and self.idling is None
 
     def _finish(self, ctx: CommandContext) -> None:
         if self.closed and ctx.completion is None:
             return
         completion = ctx.completion or commands.Completion("OK", f"{ctx.command.name} completed")
-        if self.state.selected is not None and not self.closed:
+        if not self.closed:
             command = ctx.command
             self.send_updates(expunges=not (isinstance(command, _SEQUENCE_COMMANDS) and not command.uid))  # type: ignore[attr-defined]
         if completion.status == "BAD":
@@ -281,10 +303,20 @@ class Session:
             self.bye("Too many errors")
 
     def send_updates(self, *, expunges: bool) -> None:
+        """The selected mailbox's updates (with NOTIFY's FETCH of new messages), then NOTIFY's others."""
         view = self.state.selected
         if view is not None:
+            last = view.uids.last if isinstance(view, MailboxView) else 0
             for data in view.updates(expunges=expunges):
                 self._out.append(responses.untagged(data))
+            if self.notifier is not None and self.notifier.fetch_attributes and isinstance(view, MailboxView):
+                self._out.extend(new_message_fetches(view, self.notifier.fetch_attributes, last))
+        self._send_notices()
+
+    def _send_notices(self) -> None:
+        for data in self._notices:
+            self._out.append(responses.untagged(data))
+        self._notices.clear()
 
     def _error(self, tag: str, status: str, text: str, code: str | None = None) -> None:
         self._out.append(responses.tagged(tag, status, text, code))

@@ -48,6 +48,7 @@ EXTENSIONS = [
     "SAVEDATE",
     "PREVIEW",
     "REPLACE",
+    "NOTIFY",
     "CONDSTORE",
     "QRESYNC",
 ]  # issue 9: phones and slow links

@@ -627,3 +627,28 @@ NAMES: dict[type[Command], str] = {
     SetQuota: "SETQUOTA",
     Replace: "REPLACE",
 }
+
+
+NOTIFY_EVENTS = ("MessageNew", "MessageExpunge", "FlagChange", "MailboxName", "SubscriptionChange")
+"""The NOTIFY events Arobase delivers (RFC 5465 5), in their canonical spelling."""
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyGroup:
+    """One `(filter-mailboxes events)` of NOTIFY SET; `events` empty means NONE."""
+
+    specifier: str  # SELECTED, SELECTED-DELAYED, INBOXES, PERSONAL, SUBSCRIBED, SUBTREE, MAILBOXES
+    mailboxes: tuple[str, ...] = ()  # for SUBTREE and MAILBOXES
+    events: tuple[str, ...] = ()
+    fetch_attributes: tuple[FetchAttribute, ...] = ()  # MessageNew (fetch-att ...)
+
+
+@dataclass(frozen=True, slots=True)
+class Notify(Command):
+    """NOTIFY SET [STATUS] groups, or NOTIFY NONE (no groups)."""
+
+    groups: tuple[NotifyGroup, ...] = ()
+    status: bool = False
+
+
+NAMES[Notify] = "NOTIFY"

@@ -982,6 +982,85 @@ def _search_key(r: _Reader, codec: codecs.CodecInfo, depth: int) -> ast.SearchKe
     raise r.error(f"unknown search key {word[:40]}")
 
 
+_NOTIFY_SPECIFIERS = frozenset(
+    {"SELECTED", "SELECTED-DELAYED", "INBOXES", "PERSONAL", "SUBSCRIBED", "SUBTREE", "MAILBOXES"}
+)
+_NOTIFY_KNOWN = {name.upper(): name for name in ast.NOTIFY_EVENTS}
+_NOTIFY_UNSUPPORTED = frozenset({"ANNOTATIONCHANGE", "MAILBOXMETADATACHANGE", "SERVERMETADATACHANGE"})
+_BADEVENT = "BADEVENT (" + " ".join(ast.NOTIFY_EVENTS) + ")"
+
+
+def _notify_event(r: _Reader, attributes: list[ast.FetchAttribute]) -> str:
+    """One event; RFC 5465 5: events the server does not do are BAD [BADEVENT (what it does)]."""
+    upper = r.atom().upper()
+    name = _NOTIFY_KNOWN.get(upper)
+    if name is None:
+        text = "unsupported" if upper in _NOTIFY_UNSUPPORTED else "unknown"
+        raise ParseError(f"{text} NOTIFY event {upper[:40]}", code=_BADEVENT)
+    if name == "MessageNew" and r.peek(2) == b" (":
+        r.sp()
+        attributes.extend(r.paren_list(lambda: _fetch_attribute(r)))
+        if not attributes:
+            raise r.error("MessageNew needs fetch attributes in its parentheses")
+    return name
+
+
+def _notify_group(r: _Reader) -> ast.NotifyGroup:
+    """`(filter-mailboxes events)`, with the RFC 5465 pairing rules of message events."""
+    r.expect(b"(")
+    specifier = r.atom().upper()
+    if specifier not in _NOTIFY_SPECIFIERS:
+        raise r.error(f"unknown NOTIFY mailbox specifier {specifier[:40]}")
+    mailboxes: list[str] = []
+    if specifier in ("SUBTREE", "MAILBOXES"):
+        r.sp()
+        mailboxes = r.paren_list(r.mailbox) if r.peek() == b"(" else [r.mailbox()]
+        if not mailboxes:
+            raise r.error(f"{specifier} needs a mailbox")
+    r.sp()
+    attributes: list[ast.FetchAttribute] = []
+    if r.peek() == b"(":
+        events = r.paren_list(lambda: _notify_event(r, attributes))
+        if not events:
+            raise r.error("NOTIFY events cannot be empty: use NONE")
+    else:
+        if r.atom().upper() != "NONE":
+            raise r.error("expected NOTIFY events or NONE")
+        events = []
+    r.expect(b")")
+    chosen = set(events)
+    message = chosen & {"MessageNew", "MessageExpunge", "FlagChange"}
+    if message and not {"MessageNew", "MessageExpunge"} <= chosen:
+        raise r.error("MessageNew and MessageExpunge go together, and FlagChange needs both")
+    if specifier.startswith("SELECTED") and chosen - {"MessageNew", "MessageExpunge", "FlagChange"}:
+        raise r.error(f"{specifier} takes message events only")
+    return ast.NotifyGroup(specifier, tuple(mailboxes), tuple(dict.fromkeys(events)), tuple(attributes))
+
+
+def _notify(r: _Reader, _name: str) -> ast.Command:
+    """NOTIFY NONE, or NOTIFY SET [STATUS] event-group *(SP event-group) (RFC 5465 8)."""
+    r.sp()
+    verb = r.atom().upper()
+    if verb == "NONE":
+        return ast.Notify()
+    if verb != "SET":
+        raise r.error("expected NOTIFY SET or NOTIFY NONE")
+    r.sp()
+    status = False
+    if r.peek() != b"(":
+        if r.atom().upper() != "STATUS":
+            raise r.error("expected STATUS or an event group")
+        status = True
+        r.sp()
+    groups = [_notify_group(r)]
+    while not r.at_end():
+        r.sp()
+        groups.append(_notify_group(r))
+    if sum(g.specifier.startswith("SELECTED") for g in groups) > 1:
+        raise r.error("SELECTED and SELECTED-DELAYED may appear once")
+    return ast.Notify(tuple(groups), status)
+
+
 _COMMANDS = {
     "CAPABILITY": _no_args(ast.Capability),
     "NOOP": _no_args(ast.Noop),
@@ -1020,5 +1099,6 @@ _COMMANDS = {
     "GETQUOTAROOT": _getquotaroot,
     "SETQUOTA": _setquota,
     "REPLACE": _replace,
+    "NOTIFY": _notify,
 }
 _UID_COMMANDS = frozenset({"EXPUNGE", "FETCH", "STORE", "COPY", "MOVE", "SEARCH", "SORT", "THREAD", "REPLACE"})
