@@ -224,3 +224,18 @@ async def test_pushes_during_idle(logged_in: Driver) -> None:
     await settle(store)
     assert pushed == [b"* 1 EXISTS\r\n* 1 RECENT\r\n* 1 FETCH (UID 1)\r\n", b'* LIST () "/" Later\r\n']
     assert await d.cmd("DONE") == [b"i OK IDLE terminated"]
+
+
+async def test_status_carries_highestmodseq_once_condstore_is_on(logged_in: Driver) -> None:
+    d = logged_in
+    store = d.session.app.store
+    account = _account(d)
+    await d.cmd("e ENABLE CONDSTORE")
+    await d.cmd("n NOTIFY SET (INBOXES (MessageNew MessageExpunge))")
+    deliver(store, account, MESSAGE)
+    await settle(store)
+    box = store.get_mailbox(account.id, "INBOX")
+    assert box is not None
+    assert d.session.data_to_send() == (
+        b"* STATUS INBOX (MESSAGES 1 UIDNEXT 2 UNSEEN 1 HIGHESTMODSEQ %d)\r\n" % box.highestmodseq
+    )

@@ -66,7 +66,11 @@ class Notifier:
         return out
 
     def _status(self, box: Mailbox) -> bytes:
-        return b"STATUS " + status_data(self.ctx, box, _STATUS_ITEMS)
+        """RFC 5465 5.2: with CONDSTORE on, the client also learns the mailbox's HIGHESTMODSEQ."""
+        condstore = "CONDSTORE" in self.ctx.session.enabled
+        return b"STATUS " + status_data(
+            self.ctx, box, (*_STATUS_ITEMS, "HIGHESTMODSEQ") if condstore else _STATUS_ITEMS
+        )
 
     def _list(self, attributes: bytes, name: str, old: str | None = None) -> bytes:
         line = b"LIST (" + attributes + b') "' + DELIMITER.encode("ascii") + b'" ' + self.ctx.mailbox(name)
