@@ -991,12 +991,12 @@ _BADEVENT = "BADEVENT (" + " ".join(ast.NOTIFY_EVENTS) + ")"
 
 
 def _notify_event(r: _Reader, attributes: list[ast.FetchAttribute]) -> str:
-    """One event; RFC 5465 5: events the server does not do are BAD [BADEVENT (what it does)]."""
+    """One event; RFC 5465: an event the server does not do is refused with NO [BADEVENT (what it does)]."""
     upper = r.atom().upper()
     name = _NOTIFY_KNOWN.get(upper)
     if name is None:
         text = "unsupported" if upper in _NOTIFY_UNSUPPORTED else "unknown"
-        raise ParseError(f"{text} NOTIFY event {upper[:40]}", code=_BADEVENT)
+        raise ParseError(f"{text} NOTIFY event {upper[:40]}", status="NO", code=_BADEVENT)
     if name == "MessageNew" and r.peek(2) == b" (":
         r.sp()
         attributes.extend(r.paren_list(lambda: _fetch_attribute(r)))
