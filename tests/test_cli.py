@@ -86,7 +86,7 @@ def test_domain_user_alias_quota_lifecycle(demo: Path) -> None:
         {"alias": "team@exemple-été.test", "targets": ["paul@exemple-été.test", "marie.curie@exemple-été.test"]}
     ]
 
-    assert arobase(demo, "quota", "set", "paul@exemple-été.test", "500M").returncode == 0
+    assert arobase(demo, "quota", "set", "paul@exemple-été.test", "500M", "--messages", "10000").returncode == 0
     paul = [u for u in json.loads(arobase(demo, "user", "list", "--json").stdout) if u["address"].startswith("paul")]
     assert paul[0]["quota"] == 500 * 1024 * 1024
 

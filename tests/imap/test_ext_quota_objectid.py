@@ -47,6 +47,23 @@ async def test_quota_from_the_account(logged_in: Driver) -> None:
     assert status[0] == b"* STATUS INBOX (DELETED 1 DELETED-STORAGE %d)" % ((len(big) + 1023) // 1024)
 
 
+async def test_message_quota_resource(logged_in: Driver) -> None:
+    app = logged_in.session.app
+    account = logged_in.session.state.account
+    assert account is not None
+    Accounts(app.store).set_quota(ARTHUR, 0, messages=2)
+    deliver(app.store, account, MESSAGE)
+    await settle(app.store)
+    assert await logged_in.cmd('a GETQUOTA ""') == [b'* QUOTA "" (MESSAGE 1 2)', b"a OK GETQUOTA completed"]
+    Accounts(app.store).set_quota(ARTHUR, 10 * 1024 * 1024, messages=2)
+    used = (app.store.get_account(account.id).used + 1023) // 1024
+    assert (await logged_in.cmd('b GETQUOTA ""'))[0] == b'* QUOTA "" (STORAGE %d 10240 MESSAGE 1 2)' % used
+    deliver(app.store, account, MESSAGE.replace(b"Hi there.", b"Second."))
+    await settle(app.store)
+    appended = await logged_in.cmd(f"c APPEND INBOX {{{len(MESSAGE)}+}}\r\n{MESSAGE.decode()}")
+    assert appended[-1].startswith(b"c NO [OVERQUOTA]")  # the third message does not fit
+
+
 async def test_object_ids(logged_in: Driver) -> None:
     app = logged_in.session.app
     account = logged_in.session.state.account

@@ -111,7 +111,6 @@ async def test_alias_catch_all_and_subaddress(smtp: Harness) -> None:
     assert len(smtp.inbox(PIERRE)) == 2
 
 
-
 async def test_postmaster_is_always_accepted(smtp: Harness) -> None:
     """RFC 5321: postmaster at each of our domains, and `<Postmaster>` with no domain, must work."""
 
@@ -127,6 +126,7 @@ async def test_postmaster_is_always_accepted(smtp: Harness) -> None:
     await client.close()
     first = min(smtp.app.store.list_accounts("example.test"), key=lambda account: account.id)
     assert smtp.app.store.get_mailbox(first.id, "INBOX").messages == 1
+
 
 async def test_alias_to_a_remote_address_is_queued(smtp: Harness) -> None:
     def send() -> None:
@@ -190,6 +190,22 @@ async def test_recipient_over_quota(smtp: Harness) -> None:
     assert (await client.command(MESSAGE + b"x" * 900 + b"\r\n.")).startswith("452 4.2.2")
     await client.close()
     assert len(smtp.inbox(FULL)) == 1 and len(smtp.inbox(ARTHUR)) == 2
+
+
+async def test_recipient_at_its_message_quota(smtp: Harness) -> None:
+    smtp.app.accounts.set_quota(ARTHUR, 0, messages=1)
+
+    def send() -> None:
+        with smtp.smtp() as client:
+            client.sendmail("a@sender.example", [ARTHUR], MESSAGE)
+
+    await asyncio.to_thread(send)
+    client = await smtp.raw()
+    await client.command("EHLO client.example")
+    await client.command("MAIL FROM:<a@sender.example>")
+    assert (await client.command(f"RCPT TO:<{ARTHUR}>")).startswith("452 4.2.2")
+    await client.close()
+    assert len(smtp.inbox(ARTHUR)) == 1
 
 
 async def test_message_size_limit(start_smtp: Starter) -> None:

@@ -148,8 +148,10 @@ def user_enable(args: argparse.Namespace, config: Config) -> None:
 def quota_set(args: argparse.Namespace, config: Config) -> None:
     size = parse_size(args.size)
     with accounts_service(config) as accounts:
-        accounts.set_quota(args.address, size)
+        accounts.set_quota(args.address, size, args.messages)
     print(f"quota of {args.address} set to {human_size(size) if size else 'unlimited'}")
+    if args.messages is not None:
+        print(f"message quota of {args.address} set to {args.messages or 'unlimited'}")
 
 
 # -- aliases ------------------------------------------------------------------------------

@@ -72,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     quota_set = quota.add_parser("set", help="set an account's quota")
     quota_set.add_argument("address")
     quota_set.add_argument("size", help="bytes, or with a unit: 500M, 2G; 0 for unlimited")
+    quota_set.add_argument("--messages", type=int, help="also limit the number of messages kept; 0 for unlimited")
     quota_set.set_defaults(handler=admin.quota_set)
 
     imp = commands.add_parser("import", help="import a Maildir (with subfolders) or an mbox file")

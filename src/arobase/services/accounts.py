@@ -123,10 +123,11 @@ class Accounts:
     def set_disabled(self, address: str, disabled: bool) -> None:
         self.store.update_account(self.get(address).id, disabled=disabled).wait()
 
-    def set_quota(self, address: str, quota: int) -> None:
-        if quota < 0:
-            raise AccountError("a quota is 0 (unlimited) or a number of bytes")
-        self.store.update_account(self.get(address).id, quota=quota).wait()
+    def set_quota(self, address: str, quota: int, messages: int | None = None) -> None:
+        """Set the byte quota and, when given, the message-count quota (0 = unlimited for both)."""
+        if quota < 0 or (messages is not None and messages < 0):
+            raise AccountError("a quota is 0 (unlimited) or a positive number")
+        self.store.update_account(self.get(address).id, quota=quota, message_quota=messages).wait()
 
     def remove_user(self, address: str) -> None:
         self.store.remove_account(self.get(address).id).wait()

@@ -550,7 +550,8 @@ class SMTPSession(SMTP):
         elif not route.exists:
             return replies.NO_SUCH_USER
         for account in route.accounts:
-            if account.quota and account.used + max(tx.declared_size, 1) > account.quota:
+            full = account.message_quota and account.messages >= account.message_quota
+            if full or (account.quota and account.used + max(tx.declared_size, 1) > account.quota):
                 log.info("%s: %s is over quota", state.client_ip, account.address)
                 return replies.OVER_QUOTA
         if state.account is not None and not self.app.throttle.recipients_allowed(

@@ -36,6 +36,8 @@ class Account:
     quota: int  # bytes, 0 = unlimited
     disabled: bool
     used: int  # bytes stored in all mailboxes
+    message_quota: int = 0  # most messages kept in all mailboxes, 0 = unlimited
+    messages: int = 0  # messages in all mailboxes
 
 
 @dataclass(frozen=True, slots=True)

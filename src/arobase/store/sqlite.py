@@ -50,7 +50,10 @@ _MAILBOX_COLUMNS = (
     "id, account_id, name, special_use, subscribed, selectable, uidvalidity, uidnext,"
     " highestmodseq, messages, unseen, size"
 )
-_ACCOUNT_COLUMNS = "id, address, key, display_name, password_hash, quota, disabled, used"
+_ACCOUNT_COLUMNS = (
+    "id, address, key, display_name, password_hash, quota, disabled, used, message_quota,"
+    " (SELECT coalesce(sum(x.messages), 0) FROM mailboxes x WHERE x.account_id = accounts.id)"
+)
 _MESSAGE_COLUMNS = (
     "m.mailbox_id, m.uid, m.modseq, m.flags, m.keywords, m.internal_date, m.internal_tz, m.save_date, m.size, b.hash"
 )
@@ -291,12 +294,14 @@ class SQLiteStore:
         disabled: bool | None = None,
         quota: int | None = None,
         display_name: str | None = None,
+        message_quota: int | None = None,
     ) -> Pending[None]:
         changes = {
             "password_hash": password_hash,
             "disabled": None if disabled is None else int(disabled),
             "quota": quota,
             "display_name": display_name,
+            "message_quota": message_quota,
         }
         assignments = {column: value for column, value in changes.items() if value is not None}
 
@@ -748,7 +753,7 @@ class SQLiteStore:
 
         def run(tx: Transaction) -> tuple[Mailbox, list[int]]:
             box = _mailbox_row(tx, account_id, name)
-            _check_quota(tx, account_id, sum(blob.size for blob, *_ in prepared))
+            _check_quota(tx, account_id, sum(blob.size for blob, *_ in prepared), len(prepared))
             uids = [
                 _add_message(tx, box, self._ensure_blob(tx, blob), blob.size, bits, keywords, when)
                 for blob, bits, keywords, when in prepared
@@ -1326,13 +1331,21 @@ def _next_modseq(tx: Transaction, account_id: int) -> int:
     )
 
 
-def _check_quota(tx: Transaction, account_id: int, size: int) -> None:
-    row = tx.db.execute("SELECT address, quota, used FROM accounts WHERE id = ?", (account_id,)).fetchone()
+def _check_quota(tx: Transaction, account_id: int, size: int, messages: int = 1) -> None:
+    row = tx.db.execute(
+        "SELECT address, quota, used, message_quota FROM accounts WHERE id = ?", (account_id,)
+    ).fetchone()
     if row is None:
         raise NotFound(f"no account {account_id}")
-    address, quota, used = row
+    address, quota, used, message_quota = row
     if quota and used + size > quota:
         raise QuotaExceeded(f"{address} is over its quota")
+    if message_quota:
+        (count,) = tx.db.execute(
+            "SELECT coalesce(sum(messages), 0) FROM mailboxes WHERE account_id = ?", (account_id,)
+        ).fetchone()
+        if count + messages > message_quota:
+            raise QuotaExceeded(f"{address} holds its {message_quota} messages already")
 
 
 def _next_uidvalidity(tx: Transaction) -> int:
@@ -1480,8 +1493,10 @@ def _domain(domain_id: int | None, name: str) -> Domain:
 
 
 def _account(row: tuple) -> Account:
-    account_id, address, key, display_name, password_hash, quota, disabled, used = row
-    return Account(account_id, address, key, display_name, password_hash, quota, bool(disabled), used)
+    account_id, address, key, display_name, password_hash, quota, disabled, used, message_quota, messages = row
+    return Account(
+        account_id, address, key, display_name, password_hash, quota, bool(disabled), used, message_quota, messages
+    )
 
 
 def _mailbox(row: tuple) -> Mailbox:

@@ -1,8 +1,8 @@
-"""QUOTA (RFC 9208): each account has one quota root, "", holding every mailbox; STORAGE only.
+"""QUOTA (RFC 9208): each account has one quota root, "", holding every mailbox.
 
-The limit is the account's quota (set by the administrator, so SETQUOTA is refused); usage is
-the account's `used` bytes, read afresh from the store. An account without a limit has no quota
-root. There is no per-account message-count limit to report as a MESSAGE resource.
+Its resources are STORAGE (the account's byte quota) and MESSAGE (its message-count quota), each
+reported only when set. Limits are set by the administrator, so SETQUOTA is refused; usage is read
+afresh from the store. An account without any limit has no quota root.
 """
 
 from __future__ import annotations
@@ -15,9 +15,17 @@ ROOT = ""
 
 
 def quota_data(account: Account) -> bytes:
-    """`QUOTA "" (STORAGE 1200 10240)`: usage and limit in units of 1024 octets."""
-    used_kb = (account.used + 1023) // 1024
-    return b'QUOTA "" (STORAGE %d %d)' % (used_kb, account.quota // 1024)
+    """`QUOTA "" (STORAGE 1200 10240 MESSAGE 30 1000)`: storage in units of 1024 octets."""
+    resources = []
+    if account.quota:
+        resources.append(b"STORAGE %d %d" % ((account.used + 1023) // 1024, account.quota // 1024))
+    if account.message_quota:
+        resources.append(b"MESSAGE %d %d" % (account.messages, account.message_quota))
+    return b'QUOTA "" (' + b" ".join(resources) + b")"
+
+
+def _limited(account: Account) -> bool:
+    return bool(account.quota or account.message_quota)
 
 
 def _account(ctx: CommandContext) -> Account:
@@ -27,7 +35,7 @@ def _account(ctx: CommandContext) -> Account:
 @command(ast.GetQuota, AUTHENTICATED)
 async def getquota(ctx: CommandContext, cmd: ast.GetQuota) -> None:
     account = _account(ctx)
-    if cmd.root != ROOT or not account.quota:
+    if cmd.root != ROOT or not _limited(account):
         raise CommandError(f"no quota root {cmd.root!r}", "NONEXISTENT")
     ctx.untagged(quota_data(account))
 
@@ -41,9 +49,9 @@ async def getquotaroot(ctx: CommandContext, cmd: ast.GetQuotaRoot) -> None:
     if box is None:
         raise CommandError(f"no mailbox {cmd.mailbox}", "NONEXISTENT")
     account = _account(ctx)
-    root = b' ""' if account.quota else b""
+    root = b' ""' if _limited(account) else b""
     ctx.untagged(b"QUOTAROOT " + ctx.mailbox(box.name) + root)
-    if account.quota:
+    if _limited(account):
         ctx.untagged(quota_data(account))
 
 
