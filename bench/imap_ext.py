@@ -87,8 +87,8 @@ def populate(data: Path, count: int, seed: int) -> float:
         store.close()
 
 
-def compressed_fetch(port: int, text: str) -> tuple[float, int, int]:
-    """(seconds, bytes on the wire, bytes inflated) of one command after COMPRESS DEFLATE."""
+def compressed_fetch(port: int, text: str, setup: tuple[str, ...] = ("SELECT INBOX",)) -> tuple[float, int, int]:
+    """(seconds, bytes on the wire, bytes inflated) of one command after COMPRESS DEFLATE and `setup`."""
     client = base.Client(port)
     client.command(f"LOGIN {base.USER} {base.PASSWORD}")
     client.command("COMPRESS DEFLATE")
@@ -108,8 +108,10 @@ def compressed_fetch(port: int, text: str) -> tuple[float, int, int]:
             tail = (tail + chunk)[-256:]
         return wire, plain
 
-    send(b"S SELECT INBOX\r\n")
-    until(b"S")
+    for n, line in enumerate(setup):
+        tag = b"S%d" % n
+        send(tag + b" " + line.encode() + b"\r\n")
+        until(tag)
     start = time.perf_counter()
     send(b"F " + text.encode() + b"\r\n")
     wire, plain = until(b"F")
@@ -175,6 +177,13 @@ def qresync_reconnect(port: int, count: int) -> dict[str, str]:
     client.close()
     total = select_sent + select_received + fetch_sent + fetch_received
     results["full resync (SELECT, UID FETCH 1:* (FLAGS))"] = f"{spent * 1000:9.1f} ms  ({total:,} bytes)"
+    qresync = f"SELECT INBOX (QRESYNC ({uidvalidity} {modseq} 1:{count}))"
+    for name, text, setup in (
+        ("QRESYNC reconnect, COMPRESS=DEFLATE", qresync, ("ENABLE QRESYNC",)),
+        ("full resync, COMPRESS=DEFLATE", "UID FETCH 1:* (FLAGS)", ("SELECT INBOX",)),
+    ):
+        spent, wire, plain = compressed_fetch(port, text, setup=setup)
+        results[name] = f"{spent * 1000:9.1f} ms  ({wire:,} bytes received, {plain:,} inflated)"
     return results
 
 
