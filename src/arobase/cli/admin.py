@@ -20,15 +20,13 @@ _UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 
 @contextmanager
 def accounts_service(config: Config) -> Iterator[Accounts]:
-    store = open_store(config)
-    try:
+    with open_store(config) as store:
         yield Accounts(
             store,
             subaddress_separator=config.accounts.subaddress_separator,
             default_quota=config.accounts.default_quota,
+            postmaster=config.accounts.postmaster,
         )
-    finally:
-        store.close()
 
 
 def parse_size(text: str) -> int:

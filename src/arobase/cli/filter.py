@@ -9,8 +9,6 @@ import argparse
 import asyncio
 import hashlib
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from ..addressing import AddressError, parse_address
@@ -23,19 +21,10 @@ from ..filters.evaluate import evaluate
 from ..filters.tokens import tokens
 from ..mime import parse_message
 from ..services.accounts import Accounts
-from ..store import Pending, Store, open_store
+from ..store import Pending, open_store
 from .output import fail, print_json, print_table
 
 BATCH = 256  # training writes in flight at once
-
-
-@contextmanager
-def _store(config: Config) -> Iterator[Store]:
-    store = open_store(config)
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -79,7 +68,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
 def train_command(args: argparse.Namespace, config: Config) -> int:
     if not args.spam and not args.ham:
         fail("give --spam and/or --ham")
-    with _store(config) as store:
+    with open_store(config) as store:
         account_id = Accounts(store).get(args.account).id if args.account else 0
         counts = {"learnt": 0, "moved": 0, "known": 0}
         for paths, is_spam in ((args.spam, True), (args.ham, False)):
@@ -121,7 +110,7 @@ def _entry(text: str) -> str:
 
 
 def list_command(args: argparse.Namespace, config: Config) -> int:
-    with _store(config) as store:
+    with open_store(config) as store:
         account = Accounts(store).get(args.address)
         entry = _entry(args.entry)
         changed = store.filter_list_set(account.id, entry, args.kind).wait()
@@ -132,7 +121,7 @@ def list_command(args: argparse.Namespace, config: Config) -> int:
 
 
 def lists_command(args: argparse.Namespace, config: Config) -> int:
-    with _store(config) as store:
+    with open_store(config) as store:
         account = Accounts(store).get(args.address)
         rows = [{"entry": entry, "list": kind} for entry, kind in store.filter_lists(account.id).items()]
     print_json(rows) if args.json else print_table(rows, ["entry", "list"])
@@ -144,7 +133,7 @@ def check_command(args: argparse.Namespace, config: Config) -> int:
         raw = next(read_messages(args.path))
     except (OSError, StopIteration) as e:
         fail(f"{args.path}: cannot read a message ({e})")
-    with _store(config) as store:
+    with open_store(config) as store:
         accounts = [Accounts(store).get(args.account)] if args.account else []
         pipeline = Pipeline(store, config, make_resolver(config.dns.nameserver))
         try:

@@ -4,23 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC
 
 from ..config import Config
 from ..services.accounts import Accounts
 from ..store import QuarantineEntry, Store, open_store
 from .output import fail, print_json, print_table
-
-
-@contextmanager
-def _store(config: Config) -> Iterator[Store]:
-    store = open_store(config)
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -57,7 +46,7 @@ def _row(entry: QuarantineEntry, store: Store) -> dict[str, object]:
 
 
 def list_command(args: argparse.Namespace, config: Config) -> int:
-    with _store(config) as store:
+    with open_store(config) as store:
         account_id = Accounts(store).get(args.address).id if args.address else None
         rows = [_row(entry, store) for entry in store.quarantine_list(account_id)]
     if args.json:
@@ -75,7 +64,7 @@ def _get(store: Store, entry_id: int) -> tuple[QuarantineEntry, bytes]:
 
 
 def show_command(args: argparse.Namespace, config: Config) -> int:
-    with _store(config) as store:
+    with open_store(config) as store:
         entry, data = _get(store, args.id)
         row = _row(entry, store)
     if args.raw:
@@ -90,7 +79,7 @@ def show_command(args: argparse.Namespace, config: Config) -> int:
 
 
 def release_command(args: argparse.Namespace, config: Config) -> int:
-    with _store(config) as store:
+    with open_store(config) as store:
         entry, data = _get(store, args.id)
         if entry.released is not None:
             fail(f"quarantine entry {entry.id} was already released")
@@ -103,7 +92,7 @@ def release_command(args: argparse.Namespace, config: Config) -> int:
 
 
 def delete_command(args: argparse.Namespace, config: Config) -> int:
-    with _store(config) as store:
+    with open_store(config) as store:
         if not store.quarantine_delete(args.id).wait():
             fail(f"no quarantine entry {args.id}")
     print(f"deleted quarantine entry {args.id}")

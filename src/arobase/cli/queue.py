@@ -8,23 +8,12 @@ the running server at its next poll (`outbound.poll_interval_ms`).
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from ..config import Config
 from ..services.delivery import header_fields
 from ..store import OutboundEntry, Store, open_store
 from .output import fail, print_json, print_table
-
-
-@contextmanager
-def _store(config: Config) -> Iterator[Store]:
-    store = open_store(config)
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 def _messages(entries: list[OutboundEntry]) -> dict[int, list[OutboundEntry]]:
@@ -64,7 +53,7 @@ def _summary(envelope: int, entries: list[OutboundEntry]) -> dict[str, object]:
 
 
 def queue_list(args: argparse.Namespace, config: Config) -> None:
-    with _store(config) as store:
+    with open_store(config) as store:
         messages = [_summary(envelope, entries) for envelope, entries in _messages(store.outbound_entries()).items()]
     if args.json:
         print_json(messages)
@@ -92,7 +81,7 @@ def _find(store: Store, envelope: int) -> list[OutboundEntry]:
 
 
 def queue_show(args: argparse.Namespace, config: Config) -> None:
-    with _store(config) as store:
+    with open_store(config) as store:
         entries = _find(store, args.id)
         content = store.read_blob(entries[0].blob)
     _, end = header_fields(content)
@@ -126,21 +115,21 @@ def queue_show(args: argparse.Namespace, config: Config) -> None:
 
 
 def queue_retry(args: argparse.Namespace, config: Config) -> None:
-    with _store(config) as store:
+    with open_store(config) as store:
         _find(store, args.id)
         count = store.retry_outbound(args.id).wait()
     _done(args, {"id": args.id, "recipients": count}, f"message {args.id}: {count} recipients due now")
 
 
 def queue_delete(args: argparse.Namespace, config: Config) -> None:
-    with _store(config) as store:
+    with open_store(config) as store:
         _find(store, args.id)
         count = store.delete_outbound(args.id).wait()
     _done(args, {"id": args.id, "recipients": count}, f"message {args.id} deleted ({count} recipients, no bounce)")
 
 
 def queue_flush(args: argparse.Namespace, config: Config) -> None:
-    with _store(config) as store:
+    with open_store(config) as store:
         count = store.retry_outbound().wait()
     _done(args, {"recipients": count}, f"{count} queued recipients due now")
 

@@ -179,6 +179,12 @@ class SQLiteStore:
             self._readers.clear()
         self._local = threading.local()
 
+    def __enter__(self) -> SQLiteStore:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         """Finish queued writes and release the database."""
         self._writer.close()

@@ -17,6 +17,7 @@ import binascii
 import codecs
 import re
 from datetime import date, datetime, timedelta, timezone
+from typing import get_args
 
 from . import ast, utf7
 
@@ -608,25 +609,7 @@ def _expunge(r: _Reader, uid: bool) -> ast.Command:
     return ast.Expunge()
 
 
-_SIMPLE_FETCH = frozenset(
-    {
-        "ENVELOPE",
-        "FLAGS",
-        "INTERNALDATE",
-        "RFC822",
-        "RFC822.HEADER",
-        "RFC822.SIZE",
-        "RFC822.TEXT",
-        "UID",
-        "BODY",
-        "BODYSTRUCTURE",
-        "MODSEQ",
-        "SAVEDATE",
-        "EMAILID",
-        "THREADID",
-        "PREVIEW",
-    }
-)
+_SIMPLE_FETCH = frozenset(get_args(ast.SimpleFetchName))
 
 
 def _fetch_attribute(r: _Reader) -> ast.FetchAttribute:
