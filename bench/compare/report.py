@@ -36,6 +36,41 @@ def parse_lines(lines: Iterable[str]) -> list[dict[str, Any]]:
     return [record for line in lines if (record := parse_line(line)) is not None]
 
 
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A bound on the raw ratio Arobase/Dovecot that issue 10 asks for."""
+
+    bound: float
+    at_least: bool  # rates must reach the bound; times and memory must stay under it
+
+    def met(self, ratio: float) -> bool:
+        return ratio >= self.bound if self.at_least else ratio <= self.bound
+
+    def __str__(self) -> str:
+        return f"{'>=' if self.at_least else '<='} {self.bound:g}"
+
+
+# (scenario, figure) -> target, at the issue's sizes (100,000-message folder, 2,000 messages, 500 IDLE)
+TARGETS: dict[tuple[str, str], Target] = {
+    ("smtp_ingest", "msg/s visible"): Target(2.0, True),
+    ("append_100000", "msg/s"): Target(1.0, True),
+    ("fetch_envelope_100000", "ms warm"): Target(1.0, False),
+    ("fetch_bodystructure_100000", "ms"): Target(2.0, False),
+    ("fetch_bodystructure_100000", "ms warm"): Target(2.0, False),
+    ("search_text_100000", "ms"): Target(0.1, False),
+    ("search_text_100000", "ms warm"): Target(0.1, False),
+    ("search_from_100000", "ms"): Target(1.0, False),
+    ("search_from_100000", "ms warm"): Target(1.0, False),
+    ("search_subject_100000", "ms"): Target(1.0, False),
+    ("search_subject_100000", "ms warm"): Target(1.0, False),
+    ("store_seen_100000", "ms"): Target(3.0, False),
+    ("pop3_2000", "MB/s"): Target(1.0, True),
+    ("sessions", "sessions/s"): Target(1.0, True),
+    ("idle_500", "KB/conn"): Target(0.1, False),
+    ("idle_500", "delay p99 ms"): Target(0.2, False),
+}
+
+
 def higher_is_better(figure: str) -> bool:
     """Rates (msg/s, sessions/s) are better high; times, delays and memory are better low."""
     return "/s" in figure
@@ -113,7 +148,15 @@ def cell(row: Row, label: str) -> str:
 
 def table(rows: list[Row], mine: str = "arobase", reference: str = "dovecot") -> str:
     """A Markdown table: medians, the raw ratio mine/reference, and which way is better."""
-    header = ["scenario", "figure", f"{mine} (median)", f"{reference} (median)", f"ratio {mine}/{reference}", "better"]
+    header = [
+        "scenario",
+        "figure",
+        f"{mine} (median)",
+        f"{reference} (median)",
+        f"ratio {mine}/{reference}",
+        "better",
+        "target (ratio)",
+    ]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         ratio = row.ratio(mine, reference)
@@ -122,9 +165,13 @@ def table(rows: list[Row], mine: str = "arobase", reference: str = "dovecot") ->
         if advantage is not None:
             verdict = f"{mine} x{advantage:.2f}" if advantage >= 1 else f"{reference} x{1 / advantage:.2f}"
         direction = "higher" if higher_is_better(row.figure) else "lower"
+        target = TARGETS.get((row.scenario, row.figure))
+        goal = ""
+        if target is not None:
+            goal = f"{target}: " + ("-" if ratio is None else "met" if target.met(ratio) else "NOT met")
         lines.append(
             f"| {row.scenario} | {row.figure} ({direction} is better) | {cell(row, mine)} | {cell(row, reference)} |"
-            f" {'-' if ratio is None else f'{ratio:.2f}'} | {verdict} |"
+            f" {'-' if ratio is None else f'{ratio:.2f}'} | {verdict} | {goal} |"
         )
     return "\n".join(lines)
 

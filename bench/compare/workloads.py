@@ -508,8 +508,10 @@ async def pop3_retrieve(target: Target, plan: Plan, label: str) -> None:
     start = time.perf_counter()
     uidl = await pop.multiline(b"UIDL")
     found: set[bytes] = set()
+    octets = 0
     for number in range(1, total + 1):
         message = b"\r\n".join(await pop.multiline(b"RETR %d" % number))
+        octets += len(message)
         match = _MESSAGE_ID.search(message)
         if match:
             found.add(match.group(1))
@@ -518,7 +520,13 @@ async def pop3_retrieve(target: Target, plan: Plan, label: str) -> None:
     await pop.conn.close()
     verify(len({line.split()[1] for line in uidl}) == total, f"{len(uidl)} UIDL lines for {total} messages")
     verify(found == wanted, f"{len(wanted - found)} Message-IDs missing from the retrieved messages")
-    emit(label, f"pop3_{total}", {"msg/s": total / spent}, f"UIDL {total} unique, all Message-IDs", messages=total)
+    emit(
+        label,
+        f"pop3_{total}",
+        {"msg/s": total / spent, "MB/s": octets / spent / 1e6},
+        f"UIDL {total} unique, all Message-IDs",
+        messages=total,
+    )
 
 
 async def sessions(target: Target, plan: Plan, label: str) -> None:
@@ -601,6 +609,7 @@ async def idle(target: Target, plan: Plan, label: str) -> None:
         {
             "KB/conn": (after - before) / plan.idle,
             "delay median ms": delays[len(delays) // 2] * 1000,
+            "delay p99 ms": percentile(delays, 0.99) * 1000,
             "delay max ms": delays[-1] * 1000,
         },
         f"all {plan.idle} saw EXISTS; server PSS {before:,} -> {after:,} KB",

@@ -14,7 +14,7 @@ import pytest
 from bench.compare.arobase_server import LISTENERS, environment
 from bench.compare.classic import DOMAIN, Ports, inotify_instances, render_dovecot, render_postfix, write_files
 from bench.compare.generator import FROM_QUERY, RARE, SUBJECT_QUERY, Corpus
-from bench.compare.report import Row, collect, higher_is_better, number, parse_lines, table
+from bench.compare.report import Row, Target, collect, higher_is_better, number, parse_lines, table
 from bench.compare.run import phases, workload_args
 from bench.compare.workloads import (
     Connection,
@@ -205,10 +205,28 @@ def test_table_shows_medians_ratio_verdict_and_failures() -> None:
     ]
     text = table(collect(records))
     lines = text.splitlines()
-    assert lines[0] == ("| scenario | figure | arobase (median) | dovecot (median) | ratio arobase/dovecot | better |")
-    assert "| search_text_2000 | ms (lower is better) | 2.00 (1 FAIL) | 50.0 | 0.04 | arobase x25.00 |" in lines
-    assert "| pop3_2000 | msg/s (higher is better) | 1,500 | 6,000 | 0.25 | dovecot x4.00 |" in lines
-    assert "| sessions | - (lower is better) | - | - (1 FAIL) | - | - |" in lines
+    assert lines[0] == (
+        "| scenario | figure | arobase (median) | dovecot (median) | ratio arobase/dovecot | better | target (ratio) |"
+    )
+    assert "| search_text_2000 | ms (lower is better) | 2.00 (1 FAIL) | 50.0 | 0.04 | arobase x25.00 |  |" in lines
+    assert "| pop3_2000 | msg/s (higher is better) | 1,500 | 6,000 | 0.25 | dovecot x4.00 |  |" in lines
+    assert "| sessions | - (lower is better) | - | - (1 FAIL) | - | - |  |" in lines
+
+
+def test_the_issues_targets_are_checked_at_its_sizes() -> None:
+    records = [
+        _record("arobase", "store_seen_100000", {"ms": 900.0}),
+        _record("dovecot", "store_seen_100000", {"ms": 100.0}),
+        _record("arobase", "pop3_2000", {"MB/s": 30.0}),
+        _record("dovecot", "pop3_2000", {"MB/s": 20.0}),
+        _record("arobase", "store_seen_2000", {"ms": 900.0}),
+        _record("dovecot", "store_seen_2000", {"ms": 100.0}),
+    ]
+    lines = table(collect(records)).splitlines()
+    assert "| store_seen_100000 | ms (lower is better) | 900 | 100 | 9.00 | dovecot x9.00 | <= 3: NOT met |" in lines
+    assert "| pop3_2000 | MB/s (higher is better) | 30.0 | 20.0 | 1.50 | arobase x1.50 | >= 1: met |" in lines
+    assert "| store_seen_2000 | ms (lower is better) | 900 | 100 | 9.00 | dovecot x9.00 |  |" in lines
+    assert Target(0.1, False).met(0.05) and not Target(2.0, True).met(1.9)
 
 
 @pytest.mark.parametrize(
