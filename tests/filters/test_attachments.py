@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import io
 import tarfile
+import warnings
 import zipfile
 
+import olefile
 import pikepdf
+import pytest
 
 from arobase.filters.attachments import Limits, inspect, inspect_bytes
 from arobase.filters.content import Attachment
 
+from .cfb import Tree, compound_file, vba_storage
+
+with warnings.catch_warnings():  # oletools' pyparsing grammar warns about deprecated names at import
+    warnings.simplefilter("ignore")
+    from oletools.olevba import VBA_Parser
+
 LIMITS = Limits(depth=2, max_bytes=1024 * 1024, timeout=5.0)
+MACRO = 'Sub AutoOpen()\n    Shell "calc.exe", vbHide\nEnd Sub'
+MACROS = "is an Office document with macros"
 
 
 def reasons(name: str, data: bytes, limits: Limits = LIMITS) -> list[str]:
@@ -86,6 +97,78 @@ def test_pdf_actions_and_html_forms() -> None:
     assert reasons("clean.pdf", buffer.getvalue()) == []
     page = Attachment("2", "login.html", "text/html", b"<html><form action='https://x'><input name=p></form></html>")
     assert [f.reason for f in inspect(page, LIMITS)] == ["is a web page with a form or script"]
+
+
+def legacy(main_stream: str, project_storage: str, *, code: bool = True) -> bytes:
+    """A 97-2003 document: its main stream (over 4096 bytes, so in regular sectors), a small table stream in
+    the mini stream, and the VBA project where Word ("Macros") or Excel ("_VBA_PROJECT_CUR") keeps it."""
+    tree: Tree = {main_stream: b"\xec\xa5\xc1\x00" + bytes(6000), "1Table": bytes(700)}
+    tree[project_storage] = project(code=code)
+    return compound_file(tree)
+
+
+def project(*, code: bool = True) -> Tree:
+    """The VBA project storage; without code it keeps PROJECT but loses the VBA storage holding the modules."""
+    storage = vba_storage(MACRO)
+    return storage if code else {name: part for name, part in storage.items() if name != "VBA"}
+
+
+def ooxml(part: str, *, code: bool = True) -> bytes:
+    """A 2007+ document whose vbaProject.bin part sits beside its main part, as in word/ or xl/."""
+    body = b'<?xml version="1.0"?><document/>'
+    vba = part.rpartition("/")[0] + "/vbaProject.bin"
+    return zipped({"[Content_Types].xml": b"<Types/>", part: body, vba: compound_file(project(code=code))})
+
+
+def test_generated_macro_documents_are_genuine() -> None:
+    """The builders write what Office writes: a compound file olefile reads without a single defect, and a VBA
+    project oletools decodes down to the module source (in strict mode, so every record is as specified)."""
+    doc = legacy("WordDocument", "Macros")
+    with olefile.OleFileIO(doc, raise_defects=olefile.DEFECT_UNSURE) as ole:
+        assert sorted("/".join(path) for path in ole.listdir()) == [
+            "1Table",
+            "Macros/PROJECT",
+            "Macros/PROJECTwm",
+            "Macros/VBA/Module1",
+            "Macros/VBA/_VBA_PROJECT",
+            "Macros/VBA/dir",
+            "WordDocument",
+        ]
+        assert ole.get_size("WordDocument") == 6004 and ole.openstream("1Table").read() == bytes(700)
+    for name, data in (("invoice.doc", doc), ("vbaProject.bin", compound_file(project()))):
+        parser = VBA_Parser(name, data=data, relaxed=False)
+        try:
+            [(_, stream, module, source)] = parser.extract_macros()
+        finally:
+            parser.close()
+        assert stream.endswith("VBA/Module1") and module == "Module1.bas"
+        assert source == 'Attribute VB_Name = "Module1"\r\n' + MACRO.replace("\n", "\r\n") + "\r\n"
+
+
+@pytest.mark.parametrize(("name", "part"), [("report.docm", "word/document.xml"), ("budget.xlsm", "xl/workbook.xml")])
+def test_ooxml_documents_with_a_vba_project_are_caught(name: str, part: str) -> None:
+    assert reasons(name, ooxml(part)) == [MACROS]
+    assert reasons(name, ooxml(part, code=False)) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "main_stream", "storage"),
+    [("invoice.doc", "WordDocument", "Macros"), ("prices.xls", "Workbook", "_VBA_PROJECT_CUR")],
+)
+def test_legacy_documents_with_macros_are_caught(name: str, main_stream: str, storage: str) -> None:
+    assert reasons(name, legacy(main_stream, storage)) == [MACROS]
+    assert reasons("photo.jpg", legacy(main_stream, storage)) == [MACROS]  # the bytes speak, not the name
+    assert reasons(name, legacy(main_stream, storage, code=False)) == []
+
+
+def test_macro_documents_inside_archives_are_caught() -> None:
+    archive = zipped({"scans/invoice.doc": legacy("WordDocument", "Macros"), "report.docm": ooxml("word/document.xml")})
+    assert reasons("documents.zip", archive) == [
+        f"contains scans/invoice.doc, which {MACROS}",
+        f"contains report.docm, which {MACROS}",
+    ]
+    clean = zipped({"scans/invoice.doc": legacy("WordDocument", "Macros", code=False)})
+    assert reasons("documents.zip", clean) == []
 
 
 def test_office_documents_without_macros_are_fine() -> None:
