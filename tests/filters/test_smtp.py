@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import email
 import smtplib
 import time
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from arobase.app import App
 from arobase.smtp import Mode, start_listener
 
 from .conftest import ARTHUR, PIERRE, message, open_app
+from .test_attachments import MACROS, legacy, ooxml
 from .test_pipeline import SPAMMY, train
 
 TIMEOUT = 10.0
@@ -117,5 +119,39 @@ async def test_mx_reject_and_submission_rules(data: Path, dns: DNSServer) -> Non
         await wait_for(lambda: app.store.correspondent_messages(pierre.id, ARTHUR) == 1)
         [stored] = box(app, ARTHUR, "INBOX")
         assert b"X-Arobase" not in stored  # submissions carry no verdict headers
+    finally:
+        await stop(app, servers)
+
+
+@pytest.mark.parametrize("action", ["quarantine", "reject"])
+async def test_mx_macro_documents(data: Path, dns: DNSServer, action: str) -> None:
+    """A workbook with a VBA project is taken out (or the message refused, by domain policy); the same kind of
+    document without macros, in the same message, goes through untouched."""
+    policy = {"domains": "example.test: attachments=reject"} if action == "reject" else {}
+    app, ports, servers = await serve(data, dns, **policy)
+    try:
+        workbook = ooxml("xl/workbook.xml")
+        letter = legacy("WordDocument", "Macros", code=False)
+        raw = message(
+            "The figures and the letter.\n",
+            attachments=[
+                ("budget.xlsm", workbook, "application/vnd.ms-excel.sheet.macroEnabled.12"),
+                ("letter.doc", letter, "application/msword"),
+            ],
+        )
+        if action == "reject":
+            with pytest.raises(smtplib.SMTPDataError) as refused:
+                await asyncio.to_thread(send, ports[Mode.MX], raw)
+            assert refused.value.smtp_code == 550
+            assert refused.value.smtp_error == b"5.7.1 Dangerous attachment refused: budget.xlsm " + MACROS.encode()
+            assert box(app, ARTHUR, "INBOX") == [] and app.store.quarantine_list() == []
+            return
+        await asyncio.to_thread(send, ports[Mode.MX], raw)
+        [delivered] = box(app, ARTHUR, "INBOX")
+        assert b"The attachment 'budget.xlsm' was removed" in delivered
+        [letter_part] = [p for p in email.message_from_bytes(delivered).walk() if p.get_filename() == "letter.doc"]
+        assert letter_part.get_payload(decode=True) == letter
+        [held] = app.store.quarantine_list()
+        assert held.reasons == (f"budget.xlsm {MACROS}",)
     finally:
         await stop(app, servers)
