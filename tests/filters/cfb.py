@@ -22,7 +22,6 @@ FREE, END_OF_CHAIN, FAT_SECTOR, NO_STREAM = 0xFFFFFFFF, 0xFFFFFFFE, 0xFFFFFFFD, 
 STORAGE, STREAM, ROOT = 1, 2, 5
 RED, BLACK = 0, 1
 CHUNK = 4096
-LITERAL_ONLY_MAX = 3640  # n literals need n + ceil(n / 8) bytes, and a compressed chunk holds at most 4096
 
 
 class _Entry:
@@ -186,23 +185,49 @@ def compound_file(tree: Tree) -> bytes:
     return header + b"".join(body)
 
 
-def compress(data: bytes) -> bytes:
-    """An [MS-OVBA] 2.4.1 CompressedContainer: raw chunks for full 4096-byte blocks, literal tokens for the rest.
+def _copy_token(block: bytes, current: int) -> tuple[int, int]:
+    """The longest earlier match for block[current:] as (offset, length); length 0 when under 3 bytes.
 
-    Copy tokens are an optimisation the format allows but does not require; without them a last block
-    over 3640 bytes cannot be expressed, so that is refused rather than written out of specification.
+    [MS-OVBA] 2.4.1.3.19: the further into the chunk, the more bits the offset takes from the length.
+    A match may run into the bytes it produces, as the decompressor copies one byte at a time.
     """
-    out = bytearray(b"\x01")
-    for start in range(0, len(data), CHUNK):
-        block = data[start : start + CHUNK]
-        if len(block) == CHUNK:
-            out += struct.pack("<H", 0x3000 | (CHUNK - 1)) + block  # raw chunk: flag 0, size 4098 - 3
-            continue
-        if len(block) > LITERAL_ONLY_MAX:
-            raise ValueError(f"a last block of {len(block)} bytes needs copy tokens")
-        tokens = b"".join(b"\0" + block[i : i + 8] for i in range(0, len(block), 8))
-        out += struct.pack("<H", 0xB000 | (len(tokens) + 2 - 3)) + tokens
-    return bytes(out)
+    bits = max(4, (current - 1).bit_length())
+    longest = min((0xFFFF >> bits) + 3, len(block) - current)
+    length, offset = 0, 0
+    while length < longest:
+        found = block.rfind(block[current : current + length + 1], 0, current + length)
+        if found < 0:
+            break
+        length, offset = length + 1, current - found
+    return (offset, length) if length >= 3 else (0, 0)
+
+
+def _compress_chunk(block: bytes) -> bytes:
+    tokens = bytearray()
+    current = 0
+    while current < len(block):
+        flags, sequence = 0, bytearray()
+        for bit in range(8):
+            if current >= len(block):
+                break
+            offset, length = _copy_token(block, current)
+            if length:
+                bits = max(4, (current - 1).bit_length())
+                sequence += struct.pack("<H", (offset - 1) << (16 - bits) | (length - 3))
+                flags |= 1 << bit
+                current += length
+            else:
+                sequence.append(block[current])
+                current += 1
+        tokens += bytes([flags]) + sequence
+    if len(tokens) > CHUNK:  # incompressible: a raw chunk, zero-padded to 4096 bytes as 2.4.1.3.10 says
+        return struct.pack("<H", 0x3000 | (CHUNK - 1)) + block.ljust(CHUNK, b"\0")
+    return struct.pack("<H", 0xB000 | (len(tokens) + 2 - 3)) + tokens
+
+
+def compress(data: bytes) -> bytes:
+    """An [MS-OVBA] 2.4.1 CompressedContainer, as Office writes the `dir` and module streams."""
+    return b"\x01" + b"".join(_compress_chunk(data[i : i + CHUNK]) for i in range(0, len(data), CHUNK))
 
 
 def _record(record_id: int, data: bytes) -> bytes:

@@ -135,14 +135,18 @@ def test_generated_macro_documents_are_genuine() -> None:
             "WordDocument",
         ]
         assert ole.get_size("WordDocument") == 6004 and ole.openstream("1Table").read() == bytes(700)
-    for name, data in (("invoice.doc", doc), ("vbaProject.bin", compound_file(project()))):
+    # A long module spans several 4096-byte compression chunks and compresses with copy tokens.
+    long = "Sub Fill()\n" + "".join(f"    Cells({i}, 1).Value = {i} * 2\n" for i in range(400)) + "End Sub"
+    long_project = compound_file(vba_storage(long))
+    for name, data, code in (("invoice.doc", doc, MACRO), ("vbaProject.bin", long_project, long)):
         parser = VBA_Parser(name, data=data, relaxed=False)
         try:
             [(_, stream, module, source)] = parser.extract_macros()
         finally:
             parser.close()
         assert stream.endswith("VBA/Module1") and module == "Module1.bas"
-        assert source == 'Attribute VB_Name = "Module1"\r\n' + MACRO.replace("\n", "\r\n") + "\r\n"
+        assert source == 'Attribute VB_Name = "Module1"\r\n' + code.replace("\n", "\r\n") + "\r\n"
+    assert len(long_project) < len(long) / 2
 
 
 @pytest.mark.parametrize(("name", "part"), [("report.docm", "word/document.xml"), ("budget.xlsm", "xl/workbook.xml")])
