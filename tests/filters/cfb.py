@@ -25,20 +25,20 @@ CHUNK = 4096
 
 
 class _Entry:
-    def __init__(self, name: str, kind: int, data: bytes = b"") -> None:
+    def __init__(self, sid: int, name: str, kind: int, data: bytes = b"") -> None:
         if len(name) > 31 or any(c in name for c in "/\\:!"):
             raise ValueError(f"invalid compound file name {name!r}")
-        self.name, self.kind, self.data = name, kind, data
+        self.sid, self.name, self.kind, self.data = sid, name, kind, data
         self.left = self.right = self.child = NO_STREAM
         self.color = BLACK
-        self.start, self.size = END_OF_CHAIN, 0
+        self.start, self.size = END_OF_CHAIN, len(data)
 
     def pack(self) -> bytes:
         encoded = (self.name + "\0").encode("utf-16-le")
         return struct.pack(
             "<64sHBBIII16sIQQIQ",
             encoded,
-            len(encoded),
+            len(encoded) if self.name else 0,  # unused entries are all zeros but for their links
             self.kind,
             self.color,
             self.left,
@@ -58,7 +58,7 @@ def _sort_key(entry: _Entry) -> tuple[int, str]:
     return len(entry.name), entry.name.upper()
 
 
-def _sibling_tree(entries: list[_Entry], ids: dict[int, int]) -> int:
+def _sibling_tree(entries: list[_Entry]) -> int:
     """Link siblings as a balanced binary search tree; red on the deepest level keeps black heights equal."""
     depths: dict[int, int] = {}
 
@@ -70,7 +70,7 @@ def _sibling_tree(entries: list[_Entry], ids: dict[int, int]) -> int:
         depths[middle] = depth
         node.left = build(low, middle, depth + 1)
         node.right = build(middle + 1, high, depth + 1)
-        return ids[id(node)]
+        return node.sid
 
     entries.sort(key=_sort_key)
     root = build(0, len(entries), 0)
@@ -91,21 +91,20 @@ def _sectors(size: int, unit: int = SECTOR) -> int:
 
 def compound_file(tree: Tree) -> bytes:
     """A version 3 compound file holding `tree`; small streams go to the mini stream as the format requires."""
-    root = _Entry("Root Entry", ROOT)
+    root = _Entry(0, "Root Entry", ROOT)
     entries = [root]
-    ids: dict[int, int] = {id(root): 0}
     pending: list[tuple[_Entry, Tree]] = [(root, tree)]
     while pending:
         parent, storage = pending.pop(0)
         children = []
         for name, value in storage.items():
-            child = _Entry(name, STREAM, value) if isinstance(value, bytes) else _Entry(name, STORAGE)
-            ids[id(child)] = len(entries)
+            sid = len(entries)
+            child = _Entry(sid, name, STREAM, value) if isinstance(value, bytes) else _Entry(sid, name, STORAGE)
             entries.append(child)
             children.append(child)
             if isinstance(value, dict):
                 pending.append((child, value))
-        parent.child = _sibling_tree(children, ids)
+        parent.child = _sibling_tree(children)
 
     streams = [e for e in entries if e.kind == STREAM and e.data]
     small = [e for e in streams if len(e.data) < MINI_CUTOFF]
@@ -116,10 +115,8 @@ def compound_file(tree: Tree) -> bytes:
         first, count = len(mini_fat), _sectors(len(entry.data), MINI_SECTOR)
         mini_fat += [0] * count
         _chain(mini_fat, first, count)
-        entry.start, entry.size = first, len(entry.data)
+        entry.start = first
         mini_stream += entry.data.ljust(count * MINI_SECTOR, b"\0")
-    for entry in streams:
-        entry.size = len(entry.data)
 
     directory_sectors = _sectors(len(entries) * 128)
     mini_fat_sectors = _sectors(len(mini_fat) * 4)
@@ -149,7 +146,7 @@ def compound_file(tree: Tree) -> bytes:
     for entry in large:
         entry.start = place(_sectors(entry.size))
 
-    unused = _Entry("", 0)
+    unused = _Entry(NO_STREAM, "", 0)
     unused.start, unused.color = 0, RED
     directory = b"".join(e.pack() for e in entries)
     directory += unused.pack() * (directory_sectors * SECTOR // 128 - len(entries))
