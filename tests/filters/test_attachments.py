@@ -99,10 +99,16 @@ def test_pdf_actions_and_html_forms() -> None:
     assert [f.reason for f in inspect(page, LIMITS)] == ["is a web page with a form or script"]
 
 
+MAIN_STREAM_HEADS = {
+    "WordDocument": b"\xec\xa5\xc1\x00",  # the FIB: wIdent 0xA5EC, nFib 0x00C1 (Word 97)
+    "Workbook": b"\x09\x08\x10\x00\x00\x06\x05\x00",  # BIFF8 BOF record: version 0x0600, workbook globals
+}
+
+
 def legacy(main_stream: str, project_storage: str, *, code: bool = True) -> bytes:
     """A 97-2003 document: its main stream (over 4096 bytes, so in regular sectors), a small table stream in
     the mini stream, and the VBA project where Word ("Macros") or Excel ("_VBA_PROJECT_CUR") keeps it."""
-    tree: Tree = {main_stream: b"\xec\xa5\xc1\x00" + bytes(6000), "1Table": bytes(700)}
+    tree: Tree = {main_stream: MAIN_STREAM_HEADS[main_stream] + bytes(6000), "1Table": bytes(700)}
     tree[project_storage] = project(code=code)
     return compound_file(tree)
 
