@@ -192,7 +192,11 @@ def _tar(data: bytes, limits: Limits, depth: int) -> list[str]:
 
 
 def _bounded(function, data: bytes, limits: Limits, what: str) -> list[str]:  # type: ignore[no-untyped-def]
-    """Run a document inspection with the time budget; overrunning or crashing counts as dangerous."""
+    """Run a document inspection with the time budget; overrunning it counts as dangerous.
+
+    A parser crash does not: everyday PDFs and Office files are often slightly malformed, and
+    quarantining them all would teach users to release everything.
+    """
     if len(data) > limits.max_bytes:
         return [f"is a {what} too large to inspect"]
     future = _POOL.submit(function, data)
@@ -200,7 +204,7 @@ def _bounded(function, data: bytes, limits: Limits, what: str) -> list[str]:  # 
         return list(future.result(timeout=limits.timeout))
     except concurrent.futures.TimeoutError:
         return [f"is a {what} that could not be inspected in time"]
-    except Exception as e:  # a parser crash on hostile input is itself a warning sign
+    except Exception as e:
         log.info("%s inspection failed: %r", what, e)
         return []
 
