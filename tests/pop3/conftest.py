@@ -22,6 +22,7 @@ import pytest
 from arobase.app import App
 from arobase.config import CONFIG_NAME, load, render
 from arobase.pop3 import Settings, start_listener
+from arobase.pop3.server import Listener
 from arobase.services.accounts import Accounts
 from arobase.store import Mailbox, Message, migrate_store, open_store
 from arobase.tls import generate_self_signed
@@ -67,7 +68,7 @@ class Harness:
 
     app: App
     ports: dict[str, int] = field(default_factory=dict)
-    servers: list[asyncio.Server] = field(default_factory=list)
+    servers: list[Listener] = field(default_factory=list)
 
     @property
     def cert(self) -> Path:

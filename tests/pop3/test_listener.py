@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from arobase.config import CONFIG_NAME, LISTEN_DEFAULTS, load, render
-from arobase.pop3 import Settings, wire
+from arobase.pop3 import Settings, server, wire
 from arobase.server import Server, startup_table
 from arobase.store import Change, ChangeKind
 
@@ -127,6 +127,50 @@ async def test_a_dropped_connection_deletes_nothing_and_frees_the_maildrop(pop3:
         await asyncio.sleep(0.02)
     assert reply.startswith(b"+OK Logged in, 2 messages")
     assert len(pop3.messages()) == 2
+
+
+async def test_retrieved_messages_are_flagged_seen_in_batches_during_the_session(
+    pop3: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(server, "SEEN_BATCH", 3)
+    uids = [pop3.deliver(sample(n)) for n in range(4)]
+    changes: list[Change] = []
+    unsubscribe = pop3.app.store.feed.subscribe(pop3.account_id(ARTHUR), changes.append)
+    client = await pop3.raw(tls=True)
+    try:
+        await client.login()
+        for number in (1, 2, 3):
+            await client.send(b"RETR %d\r\n" % number)
+            assert (await client.multiline()).startswith(b"+OK")
+        await eventually(lambda: seen(pop3) == [True, True, True, False])  # a full batch: one write
+        await client.send(b"RETR 4\r\n")
+        await client.multiline()
+        await eventually(lambda: seen(pop3) == [True] * 4)  # the rest SEEN_DELAY later, still logged in
+        await eventually(lambda: sum(c.kind is ChangeKind.FLAGS for c in changes) >= 2)  # the feed is asynchronous
+        assert [c.uids for c in changes if c.kind is ChangeKind.FLAGS] == [tuple(uids[:3]), (uids[3],)]
+        assert await client.command(b"QUIT") == b"+OK Bye\r\n"
+    finally:
+        unsubscribe()
+        await client.close()
+
+
+async def test_closing_the_listener_hands_batched_seen_flags_to_the_store(
+    start_pop3: Starter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(server, "SEEN_DELAY", 3600.0)
+    harness = await start_pop3()
+    harness.deliver(sample(1))
+    client = await harness.raw(tls=True)
+    try:
+        await client.login()
+        await client.send(b"RETR 1\r\n")
+        assert (await client.multiline()).startswith(b"+OK")
+        assert seen(harness) == [False]
+        for listener in harness.servers:
+            listener.close()
+        await eventually(lambda: seen(harness) == [True])
+    finally:
+        await client.close()
 
 
 async def test_a_second_session_on_the_same_maildrop_is_refused_in_use(pop3: Harness) -> None:

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import socket
 import ssl
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar, cast
@@ -42,6 +43,11 @@ READ_SIZE = 65536
 FLUSH_SIZE = 256 * 1024  # queued reply octets that are written without waiting for the batch to end
 INLINE_READ = 64 * 1024  # messages up to this size are read on the loop; larger ones in a thread
 STORE_TIMEOUT = 60.0  # longest wait for a store commit (deletions at QUIT, \Seen flags at the end)
+# RETR marks \Seen in batches, like Dovecot: a write (and an fsync) per message would cost more than
+# the retrieval. A batch goes to the store SEEN_DELAY seconds after its first RETR, when it reaches
+# SEEN_BATCH messages, at QUIT or disconnect, and when the listener closes; so IMAP sees it soon.
+SEEN_DELAY = 1.0
+SEEN_BATCH = 1000
 CLOSE_TIMEOUT = 5.0
 
 
@@ -84,7 +90,8 @@ class Connection:
             max_errors=settings.max_errors,
         )
         self.maildrop: Maildrop | None = None
-        self._seen_batch: list[int] = []  # RETRieved UIDs to flag \Seen at the next pause
+        self._seen_batch: list[int] = []  # RETRieved UIDs not yet handed to the store
+        self._seen_timer: asyncio.TimerHandle | None = None
         self._marked: set[int] = set()
         self._flag_writes: set[asyncio.Task[object]] = set()
         self._out: list[bytes] = []
@@ -97,7 +104,6 @@ class Connection:
                 event = self.session.next_event()
                 if event is None:
                     await self._flush()
-                    self._flush_seen()
                     if not await self._read():
                         return
                     continue
@@ -227,9 +233,16 @@ class Connection:
         if request.lines is None and raw is not None and not entry.seen and entry.uid not in self._marked:
             self._marked.add(entry.uid)
             self._seen_batch.append(entry.uid)
+            if len(self._seen_batch) >= SEEN_BATCH:
+                self.flush_seen()
+            elif self._seen_timer is None:
+                self._seen_timer = asyncio.get_running_loop().call_later(SEEN_DELAY, self.flush_seen)
 
-    def _flush_seen(self) -> None:
-        """RETR marks \\Seen for IMAP and webmail users: one store write per burst of RETRs."""
+    def flush_seen(self) -> None:
+        """RETR marks \\Seen for IMAP and webmail users: hand the batch to the store (one write)."""
+        if self._seen_timer is not None:
+            self._seen_timer.cancel()
+            self._seen_timer = None
         if self._seen_batch and self.maildrop is not None:
             uids, self._seen_batch = self._seen_batch, []
             pending = self.app.store.store_flags(self.maildrop.mailbox_id, uids, ["\\Seen"], "add")
@@ -262,7 +275,7 @@ class Connection:
 
     async def _settle_flags(self) -> None:
         """Wait (bounded) until every \\Seen flag of this session is committed."""
-        self._flush_seen()
+        self.flush_seen()
         if self._flag_writes:
             _, late = await asyncio.wait(set(self._flag_writes), timeout=STORE_TIMEOUT)
             if late:
@@ -292,17 +305,59 @@ def _loopback(ip: str) -> bool:
         return False
 
 
+class Listener(asyncio.AbstractServer):
+    """A POP3 asyncio server that knows its live connections.
+
+    `arobase serve` closes the listeners and then the store, while sessions may still be open:
+    closing hands every batched \\Seen flag to the store first, whose close then commits it.
+    """
+
+    def __init__(self, server: asyncio.Server, connections: set[Connection]) -> None:
+        self._server = server
+        self._connections = connections
+
+    def close(self) -> None:
+        self._server.close()
+        for connection in list(self._connections):
+            connection.flush_seen()
+
+    async def wait_closed(self) -> None:
+        await self._server.wait_closed()
+
+    def get_loop(self) -> asyncio.AbstractEventLoop:
+        return self._server.get_loop()
+
+    def is_serving(self) -> bool:
+        return self._server.is_serving()
+
+    async def start_serving(self) -> None:
+        await self._server.start_serving()
+
+    async def serve_forever(self) -> None:
+        await self._server.serve_forever()
+
+    @property
+    def sockets(self) -> tuple[socket.socket, ...]:
+        return tuple(self._server.sockets)
+
+
 async def start_listener(
     app: App, host: str, port: int, *, implicit_tls: bool, settings: Settings | None = None
-) -> asyncio.Server:
+) -> Listener:
     """Listen for POP3 on host:port (port 0 picks a free one: read it from the server's socket)."""
     settings = settings or Settings.from_config(app.config)
+    connections: set[Connection] = set()
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await Connection(app, settings, reader, writer, implicit_tls).run()
+        connection = Connection(app, settings, reader, writer, implicit_tls)
+        connections.add(connection)
+        try:
+            await connection.run()
+        finally:
+            connections.discard(connection)
 
     context = app.tls.server_context() if implicit_tls else None
-    return await asyncio.start_server(
+    server = await asyncio.start_server(
         serve,
         host,
         port,
@@ -310,6 +365,7 @@ async def start_listener(
         ssl_handshake_timeout=settings.handshake_timeout if implicit_tls else None,
         reuse_address=True,
     )
+    return Listener(server, connections)
 
 
 LABELS = {"pop3": ("POP3", "STLS", False), "pop3s": ("POP3S", "implicit TLS", True)}
