@@ -172,6 +172,34 @@ def test_flags_expunge_copy_move_keep_counters_coherent(store: Store, alice) -> 
     assert store.check() == []
 
 
+def test_system_flag_store_touches_only_targets_that_change(store: Store, alice) -> None:  # type: ignore[no-untyped-def]
+    for i in range(12):
+        deliver(store, alice.id, i)
+    inbox = store.get_mailbox(alice.id, "INBOX")
+    assert inbox is not None
+    store.store_flags(inbox.id, [2, 3], ["\\Seen", "\\Flagged"], "add").wait()
+    before = {m.uid: m for m in store.list_messages(inbox.id)}
+    targets = [1, 2, 3, 4, 6, 7, 9, 11, 12, 40]  # gaps: 5, 8, 10 must stay as they are; 40 does not exist
+    result = store.store_flags(inbox.id, targets, ["\\Seen"], "add").wait()
+    after = {m.uid: m for m in store.list_messages(inbox.id)}
+    modseq = result[1][1]
+    assert sorted(result) == targets[:-1]
+    assert result[2] == ({"\\Seen", "\\Flagged"}, before[2].modseq)  # already \Seen: unchanged, old modseq
+    assert result[4] == ({"\\Seen"}, modseq) and modseq > max(m.modseq for m in before.values())
+    for uid in (5, 8, 10):
+        assert after[uid].flags == frozenset() and after[uid].modseq == before[uid].modseq
+    assert {uid for uid, m in after.items() if m.modseq == modseq} == {1, 4, 6, 7, 9, 11, 12}
+    assert store.get_mailbox(alice.id, "INBOX").unseen == 3  # type: ignore[union-attr]
+    store.store_flags(inbox.id, [1, 2, 3], ["\\Flagged"], "remove").wait()
+    assert store.get_message(inbox.id, 2).flags == {"\\Seen"}  # type: ignore[union-attr]
+    store.store_flags(inbox.id, [4], ["$Later"], "add").wait()
+    store.store_flags(inbox.id, [4, 5], ["\\Draft"], "replace").wait()  # a keyword goes: not the set-based path
+    assert store.get_message(inbox.id, 4).flags == {"\\Draft"}  # type: ignore[union-attr]
+    assert store.get_message(inbox.id, 5).flags == {"\\Draft"}  # type: ignore[union-attr]
+    assert store.get_mailbox(alice.id, "INBOX").unseen == 4  # type: ignore[union-attr]
+    assert store.check() == []
+
+
 def test_mailbox_hierarchy(store: Store, alice) -> None:  # type: ignore[no-untyped-def]
     store.create_mailbox(alice.id, "Projects/2026/Q1").wait()
     names = {m.name for m in store.list_mailboxes(alice.id)}

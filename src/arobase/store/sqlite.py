@@ -11,9 +11,11 @@ import json
 import sqlite3
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
+from operator import itemgetter
 from pathlib import Path
 
 from ..addressing import domain_display
@@ -795,33 +797,11 @@ class SQLiteStore:
 
         def run(tx: Transaction) -> dict[int, tuple[frozenset[str], int]]:
             box = _mailbox_by_id(tx, mailbox_id)
-            result: dict[int, tuple[frozenset[str], int]] = {}
-            changed: list[int] = []
-            modseq = 0
-            unseen_delta = 0
-            for uid, old_bits, old_keywords, msg_modseq in _select_uids(
-                tx, "SELECT uid, flags, keywords, modseq FROM messages", mailbox_id, uids
-            ):
-                old_set = set(old_keywords.split())
-                if mode == "add":
-                    new_bits, new_set = old_bits | bits, old_set | keyword_set
-                elif mode == "remove":
-                    new_bits, new_set = old_bits & ~bits, old_set - keyword_set
-                else:
-                    new_bits, new_set = bits, keyword_set
-                if new_bits == old_bits and new_set == old_set:
-                    result[uid] = (decode_flags(old_bits, old_keywords), msg_modseq)
-                    continue
-                if not modseq:
-                    modseq = _next_modseq(tx, box.account_id)
-                new_keywords = " ".join(sorted(new_set))
-                tx.db.execute(
-                    "UPDATE messages SET flags = ?, keywords = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?",
-                    (new_bits, new_keywords, modseq, mailbox_id, uid),
-                )
-                unseen_delta += bool(old_bits & _SEEN) - bool(new_bits & _SEEN)
-                result[uid] = (decode_flags(new_bits, new_keywords), modseq)
-                changed.append(uid)
+            rows = _select_uids(tx, "SELECT uid, flags, keywords, modseq FROM messages", mailbox_id, uids)
+            if keyword_set or (mode == "replace" and any(row[2] for row in rows)):
+                changed, unseen_delta, modseq, result = _store_keywords(tx, box, rows, bits, keyword_set, mode)
+            else:
+                changed, unseen_delta, modseq, result = _store_system_flags(tx, box, rows, bits, mode)
             if changed:
                 tx.db.execute(
                     "UPDATE mailboxes SET unseen = unseen + ?, highestmodseq = ? WHERE id = ?",
@@ -1486,6 +1466,87 @@ def _select_uids(tx: Transaction, select: str, mailbox_id: int, uids: Sequence[i
     ).fetchall()
     wanted_set = set(wanted)
     return [row for row in rows if row[0] in wanted_set]
+
+
+_Flagged = dict[int, tuple[frozenset[str], int]]
+
+
+def _store_system_flags(
+    tx: Transaction, box: Mailbox, rows: list[tuple], bits: int, mode: str
+) -> tuple[list[int], int, int, _Flagged]:
+    """STORE of system flags only: one set-based UPDATE per run of target UIDs, not one per message.
+
+    The rows (read in this transaction) say which messages change; the UPDATE's own condition
+    picks exactly those, so \\Seen on 100k messages is one statement instead of 100k. A mailbox
+    has few distinct flag sets, so the per-message work is done once per set.
+    """
+    if mode == "add":
+        update, condition = "flags = flags | ?1", "flags & ?1 != ?1"
+    elif mode == "remove":
+        update, condition = "flags = flags & ~?1", "flags & ?1 != 0"
+    else:  # replace, with no keywords before or after
+        update, condition = "flags = ?1", "flags != ?1"
+    counts = Counter(map(itemgetter(1), rows))
+    new_bits = {old: old | bits if mode == "add" else old & ~bits if mode == "remove" else bits for old in counts}
+    decoded = {old: decode_flags(new, "") for old, new in new_bits.items()}
+    changing = {old for old, new in new_bits.items() if new != old}
+    if not changing:
+        return [], 0, 0, {uid: (decoded[old], msg_modseq) for uid, old, _, msg_modseq in rows}
+    modseq = _next_modseq(tx, box.account_id)
+    tx.db.executemany(
+        f"UPDATE messages SET {update}, modseq = ?2 WHERE mailbox_id = ?3 AND uid BETWEEN ?4 AND ?5 AND {condition}",
+        [(bits, modseq, box.id, first, last) for first, last in _runs([row[0] for row in rows])],
+    )
+    unseen_delta = sum(n * (bool(old & _SEEN) - bool(new_bits[old] & _SEEN)) for old, n in counts.items())
+    changed_value = {old: (decoded[old], modseq) for old in changing}  # one tuple shared per flag set
+    result = {uid: changed_value.get(old) or (decoded[old], msg_modseq) for uid, old, _, msg_modseq in rows}
+    changed = [uid for uid, old, _, _ in rows if old in changing]
+    return changed, unseen_delta, modseq, result
+
+
+def _store_keywords(
+    tx: Transaction, box: Mailbox, rows: list[tuple], bits: int, keyword_set: set[str], mode: str
+) -> tuple[list[int], int, int, _Flagged]:
+    """STORE touching keywords: each message's keyword list is rewritten from Python."""
+    result: _Flagged = {}
+    changed: list[int] = []
+    modseq = 0
+    unseen_delta = 0
+    for uid, old_bits, old_keywords, msg_modseq in rows:
+        old_set = set(old_keywords.split())
+        if mode == "add":
+            new_bits, new_set = old_bits | bits, old_set | keyword_set
+        elif mode == "remove":
+            new_bits, new_set = old_bits & ~bits, old_set - keyword_set
+        else:
+            new_bits, new_set = bits, keyword_set
+        if new_bits == old_bits and new_set == old_set:
+            result[uid] = (decode_flags(old_bits, old_keywords), msg_modseq)
+            continue
+        if not modseq:
+            modseq = _next_modseq(tx, box.account_id)
+        new_keywords = " ".join(sorted(new_set))
+        tx.db.execute(
+            "UPDATE messages SET flags = ?, keywords = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?",
+            (new_bits, new_keywords, modseq, box.id, uid),
+        )
+        unseen_delta += bool(old_bits & _SEEN) - bool(new_bits & _SEEN)
+        result[uid] = (decode_flags(new_bits, new_keywords), modseq)
+        changed.append(uid)
+    return changed, unseen_delta, modseq, result
+
+
+def _runs(uids: list[int]) -> list[tuple[int, int]]:
+    """Ascending UIDs as (first, last) runs of consecutive numbers."""
+    runs: list[tuple[int, int]] = []
+    first = last = uids[0]
+    for uid in uids[1:]:
+        if uid != last + 1:
+            runs.append((first, last))
+            first = uid
+        last = uid
+    runs.append((first, last))
+    return runs
 
 
 def _parents(name: str) -> list[str]:
