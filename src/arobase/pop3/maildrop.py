@@ -59,9 +59,10 @@ def snapshot(store: Store, mailbox: Mailbox) -> Maildrop:
 
 def read(store: Store, mailbox_id: int, entry: Entry) -> bytes | None:
     """The bytes of a snapshot message, or None if it has left INBOX since (IMAP expunge or move)."""
-    if store.get_message(mailbox_id, entry.uid) is None:
+    try:
+        return store.message_bytes(mailbox_id, entry.uid)
+    except (NotFound, FileNotFoundError):
         return None
-    return read_content(store, entry.blob)
 
 
 def read_content(store: Store, blob: str) -> bytes | None:

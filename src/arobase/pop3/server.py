@@ -125,7 +125,8 @@ class Connection:
     async def _read(self) -> bool:
         """More bytes for the session; False when the client left or stayed silent too long."""
         try:
-            data = await asyncio.wait_for(self.reader.read(READ_SIZE), self.settings.idle_timeout)
+            async with asyncio.timeout(self.settings.idle_timeout):  # no task per read, unlike wait_for
+                data = await self.reader.read(READ_SIZE)
         except TimeoutError:
             log.info("%s: idle for %.0fs, disconnecting", self.ip, self.settings.idle_timeout)
             with contextlib.suppress(ConnectionError, ssl.SSLError, TimeoutError):
@@ -165,7 +166,9 @@ class Connection:
         if self._out:
             chunks, self._out, self._out_size = self._out, [], 0
             self.writer.writelines(chunks)
-        await asyncio.wait_for(self.writer.drain(), self.settings.idle_timeout)
+        if self.writer.transport.get_write_buffer_size():  # usually all sent at once: nothing to wait for
+            async with asyncio.timeout(self.settings.idle_timeout):
+                await self.writer.drain()
 
     # -- requests ---------------------------------------------------------------------------
 

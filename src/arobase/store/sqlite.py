@@ -934,6 +934,21 @@ class SQLiteStore:
         )
         return bytes(row[0]) if row else self.blobs.get(digest)
 
+    def message_bytes(self, mailbox_id: int, uid: int) -> bytes | None:
+        """A message's content, or None if it is not in the mailbox (any more): POP3 RETR in one query."""
+        row = (
+            self._reader()
+            .execute(
+                "SELECT b.hash, d.data FROM messages m JOIN blobs b ON b.id = m.blob_id"
+                " LEFT JOIN blob_data d ON d.blob_id = m.blob_id WHERE m.mailbox_id = ? AND m.uid = ?",
+                (mailbox_id, uid),
+            )
+            .fetchone()
+        )
+        if row is None:
+            return None
+        return bytes(row[1]) if row[1] is not None else self.blobs.get(row[0])
+
     def parsed(self, digest: str) -> ParsedMessage:
         """Everything computed from a message at ingest, without reparsing it."""
         row = (
