@@ -164,8 +164,11 @@ class Connection:
 
     async def _flush(self) -> None:
         if self._out:
-            chunks, self._out, self._out_size = self._out, [], 0
-            self.writer.writelines(chunks)
+            chunks, size, self._out, self._out_size = self._out, self._out_size, [], 0
+            if len(chunks) == 1 or size > FLUSH_SIZE:
+                self.writer.writelines(chunks)
+            else:  # one buffer takes uvloop's direct write; several need a write request and its callback
+                self.writer.write(b"".join(chunks))
         if self.writer.transport.get_write_buffer_size():  # usually all sent at once: nothing to wait for
             async with asyncio.timeout(self.settings.idle_timeout):
                 await self.writer.drain()
