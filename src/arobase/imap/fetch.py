@@ -362,6 +362,7 @@ _COPIED: dict[str, tuple[bytes, str | None]] = {
     "BODYSTRUCTURE": (b"BODYSTRUCTURE %s", "bodystructure"),
     "RFC822.SIZE": (b"RFC822.SIZE %d", "size"),
     "MODSEQ": (b"MODSEQ (%d)", "modseq"),
+    "FLAGS": (b"FLAGS %s", "flags"),  # formatted per row by `_copied_lines`
 }
 
 
@@ -439,9 +440,12 @@ def _copied_lines(
 ) -> Iterator[bytes]:
     """The fast path of `fetch_responses`: one template, filled from the row by index."""
     template = b"* %d FETCH (" + b" ".join(form for form, _ in copies) + b")\r\n"
-    indices = [0 if column is None else offsets[column] for _, column in copies]
+    # FLAGS is the formatted list, appended to the row (index -1) so one itemgetter still fills the template
+    indices = [0 if column is None else -1 if column == "flags" else offsets[column] for _, column in copies]
+    flags = offsets.get("flags") if -1 in indices else None
     single = indices[0] if len(indices) == 1 else None
     getter = itemgetter(*indices)
+    recent = view.recent
     position = 0
     for rows in queries.iter_fetch_rows(view.store, view.mailbox_id, uids, columns, chunk=step):
         lines = []
@@ -450,6 +454,8 @@ def _copied_lines(
             while targets[position][1] != uid:
                 position += 1
             seq = targets[position][0]
+            if flags is not None:
+                row = (*row, format_flags(row[flags], row[flags + 1], uid in recent))
             lines.append(template % (seq, row[single]) if single is not None else template % (seq, *getter(row)))
         if lines:
             yield b"".join(lines)

@@ -53,12 +53,15 @@ def _db(store: SQLiteStore) -> sqlite3.Connection:
 def uid_runs(store: SQLiteStore, mailbox_id: int) -> list[tuple[int, int]]:
     """The UIDs of a mailbox as ascending runs of consecutive values: (first, last) pairs.
 
-    A mailbox without gaps is recognised from its count and bounds alone, without reading its UIDs.
+    A mailbox without gaps is recognised from its count and bounds alone, without reading its UIDs:
+    the mailbox's own counter and two primary-key lookups (min() and max() together would scan).
     """
     db = _db(store)
     count, first, last = db.execute(
-        "SELECT count(*), min(uid), max(uid) FROM messages WHERE mailbox_id = ?", (mailbox_id,)
-    ).fetchone()
+        "SELECT messages, (SELECT min(uid) FROM messages WHERE mailbox_id = ?1),"
+        " (SELECT max(uid) FROM messages WHERE mailbox_id = ?1) FROM mailboxes WHERE id = ?1",
+        (mailbox_id,),
+    ).fetchone() or (0, None, None)
     if not count:
         return []
     if last - first + 1 == count:

@@ -49,29 +49,39 @@ async def store(ctx: CommandContext, cmd: ast.Store) -> None:
         view.flags_reported(max(m for _, m in result.values()))
     if not cmd.action.silent or cmd.unchangedsince is not None:
         condstore = "CONDSTORE" in ctx.session.enabled
-        lines: list[bytes] = []
-        formatted: dict[tuple[frozenset[str], bool], bytes] = {}  # few distinct flag sets in a mailbox
-        for seq, uid in targets:
-            if uid not in result:
-                continue
-            new_flags, modseq = result[uid]
-            items = [b"UID %d" % uid] if cmd.uid or condstore else []
-            if not cmd.action.silent:
-                key = (new_flags, uid in view.recent)
-                listed = formatted.get(key)
-                if listed is None:
-                    listed = formatted[key] = b"FLAGS " + format_flags(*_split(new_flags), key[1])
-                items.append(listed)
-            if condstore:
-                items.append(b"MODSEQ (%d)" % modseq)
-            if items:
-                lines.append(b"* %d FETCH (%s)\r\n" % (seq, b" ".join(items)))
-            if len(lines) >= 2000:
+        silent = cmd.action.silent
+        with_uid = cmd.uid or condstore
+        items = [b"UID %d"] if with_uid else []
+        if not silent:
+            items.append(b"FLAGS %s")
+        if condstore:
+            items.append(b"MODSEQ (%d)")
+        if items:  # one template per command; a mailbox has few distinct flag lists
+            template = b"* %d FETCH (" + b" ".join(items) + b")\r\n"
+            recent = view.recent
+            formatted: dict[tuple[frozenset[str], bool], bytes] = {}
+            lines: list[bytes] = []
+            for seq, uid in targets:
+                entry = result.get(uid)
+                if entry is None:
+                    continue
+                new_flags, modseq = entry
+                values: list[int | bytes] = [seq, uid] if with_uid else [seq]
+                if not silent:
+                    key = (new_flags, uid in recent)
+                    listed = formatted.get(key)
+                    if listed is None:
+                        listed = formatted[key] = format_flags(*_split(new_flags), key[1])
+                    values.append(listed)
+                if condstore:
+                    values.append(modseq)
+                lines.append(template % tuple(values))
+                if len(lines) >= 2000:
+                    ctx.raw(b"".join(lines))
+                    lines.clear()
+                    await ctx.drain()
+            if lines:
                 ctx.raw(b"".join(lines))
-                lines.clear()
-                await ctx.drain()
-        if lines:
-            ctx.raw(b"".join(lines))
     if modified:
         ctx.ok(code="MODIFIED " + ",".join(str(s) for s in modified), text="Some messages were modified meanwhile")
 
