@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from email.message import EmailMessage
 
+import pytest
+
 from arobase.app import App
-from arobase.filters import learn
-from arobase.filters.bayes import Classifier, combine, token_probability
+from arobase.filters import learn, linear
+from arobase.filters.bayes import COMBINED_BIAS, Classifier, combine, token_probability
 from arobase.filters.content import extract
 from arobase.filters.phishing import BRAND_DOMAINS, edit_distance, lookalike, skeleton
-from arobase.filters.tokens import hash_token, token_strings
+from arobase.filters.tokens import hash_token, token_strings, tokens
 from arobase.mime import parse_message
 from arobase.services.delivery import prefixed
 
@@ -54,6 +57,45 @@ def test_learn_service_counts_a_message_once(app: App) -> None:
     assert learn(app.store, account.id, blob.hash, True) == "known"
     assert learn(app.store, account.id, blob.hash, False) == "moved"
     assert app.store.filter_totals([account.id]) == (0, 1)
+
+
+def test_learning_moves_the_logistic_weights_and_unlearning_moves_them_back(app: App) -> None:
+    """A message learnt as spam scores spammy for its account only; relearnt as ham it scores hammy."""
+    account = app.accounts.get(ARTHUR)
+    app.filters.trainer.close()
+    blob = app.store.put_message(message())
+    asyncio.run(_deliver(app, blob, account.id))
+    message_tokens = tokens(extract(app.store.read_blob(blob.hash), app.store.parsed(blob.hash)))
+
+    def score(model: int) -> float:
+        return sum(app.store.filter_weights([model], message_tokens)[model].values())
+
+    assert score(account.id) == 0.0
+    learn(app.store, account.id, blob.hash, True)
+    spammy = score(account.id)
+    assert linear.probability(spammy) > 1 - linear.MARGIN and score(0) == 0.0
+    learn(app.store, account.id, blob.hash, True)  # known: no second nudge
+    assert score(account.id) == spammy
+    learn(app.store, account.id, blob.hash, False)
+    assert linear.probability(score(account.id)) < linear.MARGIN
+
+
+def test_seeding_separates_the_training_set_and_the_combination_follows_it(app: App) -> None:
+    spam = [[1, 2, 10], [1, 3, 11], [2, 3, 12]]
+    ham = [[4, 5, 10], [4, 6, 11], [5, 6, 12]]
+    for i, (toks, is_spam) in enumerate([(t, True) for t in spam] + [(t, False) for t in ham]):
+        app.store.filter_learn(0, str(i), toks, is_spam).wait()
+    classifier = Classifier(app.store, min_messages=1)
+    bayes_only = classifier.classify([1, 2, 4, 10])
+    linear.train(app.store, 0, [(t, True) for t in spam] + [(t, False) for t in ham])
+    weights = app.store.filter_weights([0], range(13))[0]
+    assert min(weights[t] for t in (1, 2, 3)) > 0 > max(weights[t] for t in (4, 5, 6))
+    assert all(linear.probability(sum(weights.get(t, 0.0) for t in toks)) > 0.5 for toks in spam)
+    assert all(linear.probability(sum(weights.get(t, 0.0) for t in toks)) < 0.5 for toks in ham)
+    combined = Classifier(app.store, min_messages=1).classify([1, 2, 4, 10])
+    b = bayes_only.probability
+    expected = linear.probability((math.log(b / (1 - b)) + sum(weights[t] for t in (1, 2, 4, 10))) / 2 + COMBINED_BIAS)
+    assert combined.probability == pytest.approx(expected) and combined.probability != b
 
 
 async def _deliver(app: App, blob, account_id: int) -> None:  # type: ignore[no-untyped-def]

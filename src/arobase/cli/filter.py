@@ -14,7 +14,7 @@ from pathlib import Path
 from ..addressing import AddressError, parse_address
 from ..app import make_resolver
 from ..config import Config
-from ..filters import Pipeline
+from ..filters import Pipeline, linear
 from ..filters.content import extract
 from ..filters.corpus import read_messages
 from ..filters.evaluate import evaluate
@@ -71,19 +71,23 @@ def train_command(args: argparse.Namespace, config: Config) -> int:
     with open_store(config) as store:
         account_id = Accounts(store).get(args.account).id if args.account else 0
         counts = {"learnt": 0, "moved": 0, "known": 0}
+        examples: list[tuple[list[int], bool]] = []  # what the ledger took: the logistic model learns it too
         for paths, is_spam in ((args.spam, True), (args.ham, False)):
-            pending: list[Pending[str]] = []
+            pending: list[tuple[Pending[str], list[int], bool]] = []
             for path in paths:
                 try:
                     for raw in read_messages(path):
                         content = extract(raw, parse_message(raw))
                         digest = hashlib.sha256(raw).hexdigest()
-                        pending.append(store.filter_learn(account_id, digest, tokens(content), is_spam))
+                        message_tokens = tokens(content)
+                        learnt = store.filter_learn(account_id, digest, message_tokens, is_spam)
+                        pending.append((learnt, message_tokens, is_spam))
                         if len(pending) >= BATCH:
-                            _settle(pending, counts)
+                            _settle(pending, counts, examples)
                 except OSError as e:
                     fail(f"{path}: {e.strerror or e}")
-            _settle(pending, counts)
+            _settle(pending, counts, examples)
+        linear.train(store, account_id, examples)
         spam, ham = store.filter_totals([account_id])
     print(
         f"learnt {counts['learnt']} messages ({counts['moved']} moved, {counts['known']} already known);"
@@ -92,9 +96,16 @@ def train_command(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-def _settle(pending: list[Pending[str]], counts: dict[str, int]) -> None:
-    for item in pending:
-        counts[item.wait()] += 1
+def _settle(
+    pending: list[tuple[Pending[str], list[int], bool]],
+    counts: dict[str, int],
+    examples: list[tuple[list[int], bool]],
+) -> None:
+    for item, message_tokens, is_spam in pending:
+        result = item.wait()
+        counts[result] += 1
+        if result != "known":
+            examples.append((message_tokens, is_spam))
     pending.clear()
 
 

@@ -28,6 +28,7 @@ from ..mime import parse_message
 from ..services.accounts import Accounts
 from ..services.dns import Resolver
 from ..store import Account, migrate_store, open_store
+from . import linear
 from .content import extract
 from .pipeline import Pipeline
 from .tokens import tokens
@@ -70,6 +71,7 @@ class Report:
     judged: int = 0
     seconds: float = 0.0  # wall time judging
     cpu_seconds: float = 0.0  # process CPU time judging
+    training_seconds: float = 0.0  # wall time seeding the logistic model
 
     @property
     def per_second(self) -> float:
@@ -133,12 +135,16 @@ def evaluate(
             accounts = Accounts(store)
             accounts.add_domain(EVAL_DOMAIN, dkim=False)
             account = accounts.add_user(f"reader@{EVAL_DOMAIN}", secrets.token_urlsafe(24))
-            pending = []
+            pending, examples = [], []
             for raw, is_spam in [(m, False) for m in ham_train] + [(m, True) for m in spam_train + phish_train]:
-                content = extract(raw, parse_message(raw))
-                pending.append(store.filter_learn(0, hashlib.sha256(raw).hexdigest(), tokens(content), is_spam))
+                message_tokens = tokens(extract(raw, parse_message(raw)))
+                examples.append((message_tokens, is_spam))
+                pending.append(store.filter_learn(0, hashlib.sha256(raw).hexdigest(), message_tokens, is_spam))
             for item in pending:
                 item.wait()
+            started = time.perf_counter()
+            linear.train(store, 0, examples, seed)
+            report.training_seconds = time.perf_counter() - started
             report.trained_ham, report.trained_spam = len(ham_train), len(spam_train) + len(phish_train)
             tests = [(m, "ham") for m in ham_test] + [(m, "spam") for m in spam_test]
             tests += [(m, "phish") for m in phish_test]

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 
 from ..store import Change, ChangeKind, NotFound, Store
+from . import linear
 from .content import extract
 from .tokens import tokens
 
@@ -31,7 +32,11 @@ def learn(store: Store, account_id: int, blob_hash: str, is_spam: bool) -> str:
     """
     parsed = store.parsed(blob_hash)
     content = extract(store.read_blob(blob_hash), parsed)
-    return store.filter_learn(account_id, blob_hash, tokens(content), is_spam).wait()
+    message_tokens = tokens(content)
+    result = store.filter_learn(account_id, blob_hash, message_tokens, is_spam).wait()
+    if result != "known":  # the ledger says it was not, or was the other way: the weights follow
+        linear.learn(store, account_id, message_tokens, is_spam)
+    return result
 
 
 class Trainer:

@@ -1186,6 +1186,38 @@ class SQLiteStore:
 
         return self._write(run)
 
+    def filter_weights(self, account_ids: Sequence[int], tokens: Sequence[int]) -> dict[int, dict[int, float]]:
+        """Per model of `account_ids` (0 = global): the logistic model's weights of `tokens` (absent = 0)."""
+        db = self._reader()
+        owners = ",".join(str(int(a)) for a in dict.fromkeys(account_ids)) or "0"
+        unique = list(dict.fromkeys(tokens))
+        weights: dict[int, dict[int, float]] = {int(a): {} for a in account_ids}
+        db.execute("BEGIN")
+        try:
+            for start in range(0, len(unique), 900):
+                chunk = unique[start : start + 900]
+                for owner, token, weight in db.execute(
+                    f"SELECT account_id, token, weight FROM filter_weights WHERE account_id IN ({owners})"
+                    f" AND token IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                ):
+                    weights[owner][token] = weight
+        finally:
+            db.execute("COMMIT")
+        return weights
+
+    def filter_adjust_weights(self, account_id: int, deltas: dict[int, float]) -> Pending[None]:
+        """Add `deltas` to one model's logistic weights (the learner computed them from what it read)."""
+
+        def run(tx: Transaction) -> None:
+            tx.db.executemany(
+                "INSERT INTO filter_weights (account_id, token, weight) VALUES (?, ?, ?)"
+                " ON CONFLICT (account_id, token) DO UPDATE SET weight = weight + excluded.weight",
+                [(account_id, token, delta) for token, delta in deltas.items() if delta],
+            )
+
+        return self._write(run)
+
     def filter_list_set(self, account_id: int, entry: str, kind: str | None) -> Pending[bool]:
         """Put an address or domain on the account's 'allow' or 'block' list, or remove it (kind None)."""
 
