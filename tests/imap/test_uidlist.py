@@ -29,6 +29,9 @@ def test_like_a_sorted_list(uids: set[int], probes: set[int], lo: int, hi: int) 
         assert ul.rank(uid) == bisect_left(model, uid)
         assert ul.seq(uid) == (model.index(uid) + 1 if uid in uids else 0)
         assert (uid in ul) == (uid in uids)
+    present = ul.among(sorted(probes))
+    assert present == sorted(probes & uids)
+    assert ul.seqs(present) == [model.index(uid) + 1 for uid in present]
 
 
 @given(uid_sets, st.sets(st.integers(min_value=1, max_value=310), max_size=60))

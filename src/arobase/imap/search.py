@@ -56,10 +56,12 @@ class Searcher:
 
     def run(self, key: ast.SearchKey) -> list[int]:
         found = self.evaluate(key)
-        if self._universe is None and len(found) < 1000:  # a selective key: no need for the whole set
-            gone = self.view.pending_expunges
-            return sorted(uid for uid in found if self.view.contains(uid) and uid not in gone)
-        return sorted(found & self.universe)
+        if self._universe is not None:
+            return sorted(found & self._universe)
+        # the view's UIDs are a few runs: keep what falls in them, without a set of every UID
+        known = self.view.uids.among(sorted(found))
+        gone = self.view.pending_expunges
+        return [uid for uid in known if uid not in gone] if gone else known
 
     def evaluate(self, key: ast.SearchKey) -> set[int]:
         if isinstance(key, ast.SearchAnd):

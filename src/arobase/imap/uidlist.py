@@ -9,7 +9,7 @@ run's first UID, last UID and the position of its first UID; lookups bisect them
 from __future__ import annotations
 
 from array import array
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 
 
@@ -96,6 +96,22 @@ class UidList:
 
     def __contains__(self, uid: object) -> bool:
         return isinstance(uid, int) and self.seq(uid) > 0
+
+    def among(self, ordered: list[int]) -> list[int]:
+        """The UIDs of ascending `ordered` that are in this list: slices by run, no per-UID lookup."""
+        if len(self._starts) > len(ordered):  # more runs than candidates: look each one up
+            return [uid for uid in ordered if self.seq(uid)]
+        out: list[int] = []
+        for first, last in zip(self._starts, self._ends, strict=True):
+            out.extend(ordered[bisect_left(ordered, first) : bisect_right(ordered, last)])
+        return out
+
+    def seqs(self, ordered: list[int]) -> list[int]:
+        """The 1-based positions of ascending `ordered`, all in this list (e.g. from `among`)."""
+        if len(self._starts) == 1:  # one run: a position is an offset from its first UID
+            base = self._starts[0] - 1
+            return [uid - base for uid in ordered]
+        return [self.seq(uid) for uid in ordered]
 
     def slice(self, lo: int, hi: int) -> Iterator[int]:
         """The UIDs at positions lo..hi-1."""

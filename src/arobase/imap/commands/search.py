@@ -26,7 +26,7 @@ async def search(ctx: CommandContext, cmd: ast.Search) -> None:
         if returns is not None and "SAVE" in returns:
             view.saved = []  # a failing SEARCH (RETURN (SAVE)) leaves $ empty (RFC 5182 2.1)
         raise
-    numbers = uids if cmd.uid else [view.seq(uid) for uid in uids]
+    numbers = uids if cmd.uid else view.uids.seqs(uids)
     # RFC 7162 3.1.5: a SEARCH by MODSEQ also tells the highest modseq of what it found
     highest = _highest_modseq(ctx, view.mailbox_id, uids) if modseq_asked and uids else 0
     if returns is None and not ctx.session.rev2:
