@@ -1511,6 +1511,8 @@ def _select_uids(tx: Transaction, select: str, mailbox_id: int, uids: Sequence[i
     rows = tx.db.execute(
         f"{select} WHERE mailbox_id = ? AND uid BETWEEN ? AND ? ORDER BY uid", (mailbox_id, wanted[0], wanted[-1])
     ).fetchall()
+    if wanted[-1] - wanted[0] + 1 == len(wanted):  # every UID of the range is wanted (STORE 1:*)
+        return rows
     wanted_set = set(wanted)
     return [row for row in rows if row[0] in wanted_set]
 
@@ -1585,6 +1587,8 @@ def _store_keywords(
 
 def _runs(uids: list[int]) -> list[tuple[int, int]]:
     """Ascending UIDs as (first, last) runs of consecutive numbers."""
+    if uids[-1] - uids[0] + 1 == len(uids):
+        return [(uids[0], uids[-1])]
     runs: list[tuple[int, int]] = []
     first = last = uids[0]
     for uid in uids[1:]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from operator import itemgetter
+
 from ...store import SYSTEM_FLAGS, queries
 from ..view import InvalidSequence, format_flags, selected_view
 from ..wire import ast
@@ -46,7 +48,7 @@ async def store(ctx: CommandContext, cmd: ast.Store) -> None:
             uids = [u for _, u in targets]
     result = await store.store_flags(view.mailbox_id, uids, flags, cmd.action.mode) if uids else {}
     if result:  # changed messages share the new modseq, the highest of all
-        view.flags_reported(max(m for _, m in result.values()))
+        view.flags_reported(max(result.values(), key=itemgetter(1))[1])
     if not cmd.action.silent or cmd.unchangedsince is not None:
         condstore = "CONDSTORE" in ctx.session.enabled
         silent = cmd.action.silent
