@@ -159,7 +159,8 @@ async def serve_connection(
         while not session.closed:
             timeout = settings.limits.idle_timeout if session.state.account else settings.preauth_timeout
             try:
-                data = await asyncio.wait_for(reader.read(READ_SIZE), timeout)
+                async with asyncio.timeout(timeout):  # unlike wait_for, no task per read
+                    data = await reader.read(READ_SIZE)
             except TimeoutError:
                 session.bye("Autologout; idle for too long")
                 await drain()

@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 MAX_BATCH = 512
 CHECKPOINT_INTERVAL = 0.5  # seconds between checkpoints of the write-ahead log
+RESTART_FRAMES = 1000  # a log this long after a checkpoint is rewound by the writer (see _checkpoint_loop)
 
 
 class Pending(Generic[T]):
@@ -104,6 +105,7 @@ class Writer:
         self._flush_queue: queue.SimpleQueue[list[Outcome] | None] = queue.SimpleQueue()
         self._flusher = threading.Thread(target=self._flush_loop, name="arobase-store-flusher", daemon=True)
         self._closing = threading.Event()
+        self._rewind = threading.Event()
         self._checkpointer = threading.Thread(
             target=self._checkpoint_loop, name="arobase-store-checkpointer", daemon=True
         )
@@ -155,6 +157,9 @@ class Writer:
                 self._commit(db, batch)
                 if stop:
                     return
+                if self._rewind.is_set():
+                    self._rewind.clear()
+                    self._checkpoint(db)
         finally:
             db.close()
 
@@ -242,17 +247,33 @@ class Writer:
 
         SQLite would otherwise checkpoint inside whichever commit crosses 1,000 pages of log,
         making that delivery wait for a thousand page writes and two fsyncs.
+
+        SQLite rewinds the log to its start only when a write begins with every frame copied,
+        which never happens under steady writes: commits land while this thread copies. The log
+        would then grow without end, and every fsync would also have to record its new size. So
+        when a long log remains, the writer copies the few frames added since, between two
+        batches, and its next commit rewinds the log.
         """
         db = self._connect()
         try:
             while not self._closing.wait(CHECKPOINT_INTERVAL):
                 try:
-                    db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    busy, frames, _ = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()[0]
                 except sqlite3.Error:
                     log.exception("store checkpoint failed")
+                else:
+                    if not busy and frames >= RESTART_FRAMES:
+                        self._rewind.set()
             db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         finally:
             db.close()
+
+    @staticmethod
+    def _checkpoint(db: sqlite3.Connection) -> None:
+        try:
+            db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error:
+            log.exception("store checkpoint failed")
 
     def _sync_wal(self, fd: int | None) -> int:
         """fsync the write-ahead log, (re)opening it if SQLite created a new one."""
@@ -267,7 +288,7 @@ class Writer:
                 os.fsync(directory)
             finally:
                 os.close(directory)
-        os.fsync(fd)
+        os.fdatasync(fd)  # as SQLite itself: the log's data and size, not its timestamps
         return fd
 
     def _settle(self, outcomes: list[Outcome]) -> None:
