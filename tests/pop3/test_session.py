@@ -31,7 +31,7 @@ MESSAGES = {
 }
 DROP = Maildrop(
     7,
-    tuple(Entry(uid, wire.wire_size(raw), f"100.{uid}", f"hash{uid}", False) for uid, raw in MESSAGES.items()),
+    tuple(Entry(uid, wire.wire_size(raw), f"100.{uid}", f"hash{uid}", False, True) for uid, raw in MESSAGES.items()),
 )
 TOTAL = sum(entry.size for entry in DROP.entries)
 
@@ -260,6 +260,17 @@ def test_retr_sends_the_crlf_form_dot_stuffed_with_its_exact_size() -> None:
     assert s.send(b"RETR 1\r\n") == b"+OK 23 octets\r\nSubject: one\r\n\r\nfirst\r\n.\r\n"
     [fetch, _] = [r for r in s.requests if isinstance(r, Fetch)]
     assert (fetch.number, fetch.entry.uid, fetch.lines) == (2, 11, None)
+
+
+def test_only_a_measured_size_lets_retr_skip_the_crlf_conversion() -> None:
+    raw = b"Subject: bare\n\nbody\n"  # unreadable at login: the stored size stood in for the wire size
+    session = Session(tls=True)
+    session.receive(b"USER a\r\nPASS b\r\nRETR 1\r\n")
+    session.next_event()
+    session.next_event()
+    session.login_result(LoginResult.OK, Maildrop(7, (Entry(1, len(raw), "100.1", "hash1", False, False),)))
+    assert isinstance(session.next_event(), Fetch)
+    assert b"".join(session.fetched(raw).data) == b"+OK 23 octets\r\nSubject: bare\r\n\r\nbody\r\n.\r\n"
 
 
 def test_top() -> None:

@@ -48,12 +48,15 @@ def snapshot(store: Store, mailbox: Mailbox) -> Maildrop:
     entries = []
     for message in store.list_messages(mailbox.id):
         size = _sizes.get(message.blob)
+        measured = size is not None
         if size is None:
             raw = read_content(store, message.blob)
-            size = message.size if raw is None else wire_size(raw)
-            if raw is not None:
+            measured = raw is not None
+            size = wire_size(raw) if raw is not None else message.size
+            if measured:
                 _remember(message.blob, size)
-        entries.append(Entry(message.uid, size, uidl(mailbox, message.uid), message.blob, "\\Seen" in message.flags))
+        uid = message.uid
+        entries.append(Entry(uid, size, uidl(mailbox, uid), message.blob, "\\Seen" in message.flags, measured))
     return Maildrop(mailbox.id, tuple(entries))
 
 
