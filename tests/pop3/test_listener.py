@@ -328,6 +328,17 @@ async def test_idle_sessions_are_disconnected(start_pop3: Starter) -> None:
     assert len(pop3.messages()) == 1  # no UPDATE state after a timeout
 
 
+async def test_the_idle_timeout_counts_from_the_last_command(start_pop3: Starter) -> None:
+    pop3 = await start_pop3(settings=Settings(idle_timeout=1.0))
+    client = await pop3.raw(tls=True)
+    await client.login()
+    for _ in range(5):  # 1.5 s in all, never 1 s without a command
+        await asyncio.sleep(0.3)
+        assert await client.command(b"NOOP") == b"+OK\r\n"
+    assert await client.line() == b"-ERR Disconnected for inactivity\r\n"
+    await client.close()
+
+
 async def test_large_messages_stored_as_files(pop3: Harness) -> None:
     body = b"".join(b".%06d " % i + b"x" * 70 + b"\n" for i in range(3000))  # LF only, dots, > 200 kB
     raw = b"Subject: big\n\n" + body

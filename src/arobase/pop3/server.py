@@ -96,8 +96,15 @@ class Connection:
         self._flag_writes: set[asyncio.Task[object]] = set()
         self._out: list[bytes] = []
         self._out_size = 0
+        # The idle timeout: one timer, re-armed when it fires, costs less than a timeout per read.
+        self._loop = asyncio.get_running_loop()
+        self._task: asyncio.Task[object] | None = None
+        self._waiting_since: float | None = None  # loop time the pending read began
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self._idle = False
 
     async def run(self) -> None:
+        self._task = asyncio.current_task()
         try:
             self._queue([self.session.greeting()])
             while not self.session.closed:
@@ -124,19 +131,38 @@ class Connection:
 
     async def _read(self) -> bool:
         """More bytes for the session; False when the client left or stayed silent too long."""
+        self._waiting_since = self._loop.time()
+        if self._idle_timer is None:
+            self._idle_timer = self._loop.call_at(self._waiting_since + self.settings.idle_timeout, self._check_idle)
         try:
-            async with asyncio.timeout(self.settings.idle_timeout):  # no task per read, unlike wait_for
-                data = await self.reader.read(READ_SIZE)
-        except TimeoutError:
+            data = await self.reader.read(READ_SIZE)
+        except asyncio.CancelledError:
+            assert self._task is not None
+            if not self._idle or self._task.uncancel() > 0:
+                raise
             log.info("%s: idle for %.0fs, disconnecting", self.ip, self.settings.idle_timeout)
             with contextlib.suppress(ConnectionError, ssl.SSLError, TimeoutError):
                 self._queue([wire.err("Disconnected for inactivity")])
                 await self._flush()
             return False
+        finally:
+            self._waiting_since = None
         if not data:
             return False  # a dropped connection never reaches UPDATE: nothing is deleted
         self.session.receive(data)
         return True
+
+    def _check_idle(self) -> None:
+        """The idle timer fired: disconnect if the pending read has waited the whole timeout, else re-arm."""
+        self._idle_timer = None
+        if self._waiting_since is None or self._task is None:
+            return  # busy: the next read arms the timer again
+        due = self._waiting_since + self.settings.idle_timeout
+        if self._loop.time() >= due:
+            self._idle = True
+            self._task.cancel()
+        else:
+            self._idle_timer = self._loop.call_at(due, self._check_idle)
 
     async def _handle(self, event: Event) -> bool:
         """Carry out one event; False once the connection must close."""
@@ -293,6 +319,8 @@ class Connection:
             self.maildrop = None
 
     async def _finish(self) -> None:
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
         await self._settle_flags()
         self._release()
         self.writer.close()
