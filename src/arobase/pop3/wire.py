@@ -16,6 +16,7 @@ COMMAND_LINE_LIMIT = 512
 AUTH_LINE_LIMIT = 8192
 # RFC 2449 section 4: "each argument may be up to 40 characters long"; message numbers need far fewer.
 MAX_NUMBER_DIGITS = 10
+_CONTROLS = bytes(range(0x20)) + b"\x7f"  # never in a command line (deleted in one C call to find them)
 
 CRLF = b"\r\n"
 TERMINATOR = b".\r\n"
@@ -103,7 +104,7 @@ def parse_command(line: bytes) -> Command | BadLine:
         return BadLine.TOO_LONG
     if not body.strip(b" "):
         return BadLine.EMPTY
-    if any(byte < 0x20 or byte == 0x7F for byte in body):
+    if len(body.translate(None, _CONTROLS)) != len(body):
         return BadLine.BAD_CHARACTERS
     if not (3 <= len(verb_bytes) <= 4 and verb_bytes.isascii() and verb_bytes.isalpha()):
         return BadLine.BAD_VERB
