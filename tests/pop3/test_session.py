@@ -31,7 +31,10 @@ MESSAGES = {
 }
 DROP = Maildrop(
     7,
-    tuple(Entry(uid, wire.wire_size(raw), f"100.{uid}", f"hash{uid}", False, True) for uid, raw in MESSAGES.items()),
+    tuple(
+        Entry(uid, wire.wire_size(raw), f"100.{uid}", f"hash{uid}", False, wire.as_is(raw))
+        for uid, raw in MESSAGES.items()
+    ),
 )
 TOTAL = sum(entry.size for entry in DROP.entries)
 
@@ -262,7 +265,7 @@ def test_retr_sends_the_crlf_form_dot_stuffed_with_its_exact_size() -> None:
     assert (fetch.number, fetch.entry.uid, fetch.lines) == (2, 11, None)
 
 
-def test_only_a_measured_size_lets_retr_skip_the_crlf_conversion() -> None:
+def test_only_content_measured_as_is_skips_the_crlf_conversion() -> None:
     raw = b"Subject: bare\n\nbody\n"  # unreadable at login: the stored size stood in for the wire size
     session = Session(tls=True)
     session.receive(b"USER a\r\nPASS b\r\nRETR 1\r\n")

@@ -147,6 +147,20 @@ def test_wire_size_is_the_length_of_the_wire_form(raw: bytes) -> None:
 
 
 @given(messages)
+def test_content_sent_as_is_is_exactly_its_stuffed_wire_form(raw: bytes) -> None:
+    stuffed = wire.dot_stuff(wire.to_wire(raw))
+    assert wire.as_is(raw) == (stuffed == raw)
+
+
+def test_as_is() -> None:
+    assert wire.as_is(b"A: b\r\n\r\nbody.\r\n")
+    assert not wire.as_is(b"A: b\r\n\r\n.body\r\n")
+    assert not wire.as_is(b".A: b\r\n")
+    assert not wire.as_is(b"A: b\n")
+    assert not wire.as_is(b"A: b\r\n\r\nno final line end")
+
+
+@given(messages)
 def test_poplib_unstuffing_gives_back_the_wire_form(raw: bytes) -> None:
     """What the standard library's client reassembles is exactly the CRLF form whose size we announce."""
     message = wire.to_wire(raw)

@@ -3,7 +3,8 @@
 POP3 sees INBOX only, as it was at login. UIDL values are `UIDVALIDITY.UID` of INBOX: the store
 never reuses a UID within a UIDVALIDITY and IMAP flag changes do not touch either number, so a
 message keeps its UIDL forever. Sizes are those of the CRLF form POP3 sends; because message
-contents never change, they are remembered per blob hash and a second login reads nothing.
+contents never change, they are remembered per blob hash (with whether RETR can send the content
+as is, without CRLF conversion or dot-stuffing) and a second login reads nothing.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ import weakref
 
 from ..store import Mailbox, NotFound, Store
 from .session import Entry, Maildrop
-from .wire import wire_size
+from .wire import as_is, wire_size
 
 MAX_CACHED_SIZES = 200_000
 
-_sizes: dict[str, int] = {}  # blob hash -> octets of its CRLF form
+_sizes: dict[str, tuple[int, bool]] = {}  # blob hash -> octets of its CRLF form, wire.as_is
 _sizes_lock = threading.Lock()
 _locks: weakref.WeakKeyDictionary[Store, set[int]] = weakref.WeakKeyDictionary()
 _locks_lock = threading.Lock()
@@ -47,16 +48,15 @@ def snapshot(store: Store, mailbox: Mailbox) -> Maildrop:
     """The messages of INBOX now, with their POP3 sizes (reads each content the first time only)."""
     entries = []
     for message in store.list_messages(mailbox.id):
-        size = _sizes.get(message.blob)
-        measured = size is not None
-        if size is None:
+        known = _sizes.get(message.blob)
+        if known is None:
             raw = read_content(store, message.blob)
-            measured = raw is not None
-            size = wire_size(raw) if raw is not None else message.size
-            if measured:
-                _remember(message.blob, size)
+            if raw is not None:
+                known = wire_size(raw), as_is(raw)
+                _remember(message.blob, known)
+        size, plain = known or (message.size, False)  # unreadable now: a guess, and RETR converts what it gets
         uid = message.uid
-        entries.append(Entry(uid, size, uidl(mailbox, uid), message.blob, "\\Seen" in message.flags, measured))
+        entries.append(Entry(uid, size, uidl(mailbox, uid), message.blob, "\\Seen" in message.flags, plain))
     return Maildrop(mailbox.id, tuple(entries))
 
 
@@ -75,8 +75,8 @@ def read_content(store: Store, blob: str) -> bytes | None:
         return None
 
 
-def _remember(blob: str, size: int) -> None:
+def _remember(blob: str, measure: tuple[int, bool]) -> None:
     with _sizes_lock:
         if len(_sizes) >= MAX_CACHED_SIZES:
             _sizes.clear()  # cheap and rare: the next logins recompute what they need
-        _sizes[blob] = size
+        _sizes[blob] = measure

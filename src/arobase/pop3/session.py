@@ -39,9 +39,7 @@ class Entry:
     uidl: str
     blob: str
     seen: bool
-    # size is wire.wire_size of the content (not a guess for content unreadable at login), so content
-    # of exactly that length is already in wire form and RETR sends it without scanning it again
-    measured: bool = False
+    as_is: bool = False  # wire.as_is of the content, measured at login: RETR sends it without scanning it
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +182,9 @@ class Session:
         if raw is None:
             return Send([wire.err(f"Message {request.number} was removed by another session")])
         entry = request.entry
-        message = raw if entry.measured and len(raw) == entry.size else wire.to_wire(raw)
+        if request.lines is None and entry.as_is and len(raw) == entry.size:
+            return Send([wire.ok(f"{len(raw)} octets"), raw, wire.TERMINATOR])
+        message = wire.to_wire(raw)
         if request.lines is None:
             return Send(wire.message_response(message, f"{len(message)} octets"))
         return Send(wire.message_response(wire.top(message, request.lines), "Top of message follows"))

@@ -165,6 +165,11 @@ def wire_size(raw: bytes) -> int:
     return size
 
 
+def as_is(raw: bytes) -> bool:
+    """True when RETR sends these bytes unchanged: CRLF line ends, a final CRLF, no line starting with a dot."""
+    return wire_size(raw) == len(raw) and not raw.startswith(b".") and b"\n." not in raw
+
+
 def top(wire: bytes, lines: int) -> bytes:
     """The header, the blank line and the first `lines` lines of the body (RFC 1939 TOP)."""
     if wire.startswith(CRLF):
