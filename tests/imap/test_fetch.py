@@ -92,6 +92,24 @@ async def test_uid_fetch_always_reports_the_uid(client: Client, store: Store, al
     assert out == (b"* 2 FETCH (UID 2 FLAGS ())\r\n* 3 FETCH (UID 3 FLAGS ())\r\nTAG OK UID FETCH completed\r\n")
 
 
+async def test_flags_alone_keep_recent_and_keywords_apart(client: Client, store: Store, alice: Account) -> None:
+    deliver(store, alice, message(0), flags=["\\Seen"])
+    deliver(store, alice, message(1), flags=["\\Seen"])
+    await select(client)
+    deliver(store, alice, message(2), flags=["\\Seen"])  # same flags, but \Recent for this session
+    deliver(store, alice, message(3), flags=["$Work"])
+    await client.run(ast.Noop())
+    expected = [b"(\\Seen)", b"(\\Seen)", b"(\\Seen \\Recent)", b"(\\Recent $Work)"]
+    out = await client.run(body(*simple("FLAGS"), sequence="1:*"))
+    assert out == b"".join(b"* %d FETCH (FLAGS %s)\r\n" % (n, f) for n, f in enumerate(expected, 1)) + (
+        b"TAG OK FETCH completed\r\n"
+    )
+    out = await client.run(body(*simple("UID", "FLAGS"), sequence="2:*", uid=True))
+    assert out == b"".join(
+        b"* %d FETCH (UID %d FLAGS %s)\r\n" % (n, n, f) for n, f in enumerate(expected, 1) if n > 1
+    ) + (b"TAG OK UID FETCH completed\r\n")
+
+
 async def test_body_sets_seen_and_reports_it_peek_does_not(client: Client, store: Store, alice: Account) -> None:
     deliver(store, alice, RAW)
     await select(client)

@@ -411,7 +411,10 @@ def fetch_responses(
     uids = [u for _, u in targets]
     step = 200 if "data" in columns else 1000 if "head" in columns else chunk
     if plan.copies is not None and not extra_flags:
-        yield from _copied_lines(view, plan.copies, offsets, columns, targets, uids, step)
+        if [column for _, column in plan.copies] in ([None, "flags"], ["flags"]):
+            yield from _flag_lines(view, plan.copies, offsets, columns, targets, uids, step)
+        else:
+            yield from _copied_lines(view, plan.copies, offsets, columns, targets, uids, step)
         return
     position = 0  # rows come in UID order, as do targets: walk both
     for rows in queries.iter_fetch_rows(store, view.mailbox_id, uids, columns, chunk=step):
@@ -425,6 +428,40 @@ def fetch_responses(
             if extra_flags and uid in flags_changed:
                 items.append(_flags(m))
             lines.append(b"* %d FETCH (%s)\r\n" % (targets[position][0], b" ".join(items)))
+        if lines:
+            yield b"".join(lines)
+
+
+def _flag_lines(
+    view: MailboxView,
+    copies: list[tuple[bytes, str | None]],
+    offsets: dict[str, int],
+    columns: list[str],
+    targets: Sequence[tuple[int, int]],
+    uids: list[int],
+    step: int,
+) -> Iterator[bytes]:
+    """`FETCH (FLAGS)` and `UID FETCH (UID FLAGS)`, what a client syncing flags asks: no per-row call."""
+    template = b"* %d FETCH (" + b" ".join(form for form, _ in copies) + b")\r\n"
+    with_uid = len(copies) == 2
+    at = offsets["flags"]
+    recent = view.recent
+    listed: dict[tuple[int, str], bytes] = {}  # (bits, keywords) -> list, for messages not \Recent
+    position = 0
+    for rows in queries.iter_fetch_rows(view.store, view.mailbox_id, uids, columns, chunk=step):
+        lines = []
+        for row in rows:
+            uid = row[0]
+            while targets[position][1] != uid:
+                position += 1
+            key = row[at : at + 2]
+            flags = listed.get(key) if uid not in recent else None
+            if flags is None:
+                flags = format_flags(key[0], key[1], uid in recent)
+                if uid not in recent:
+                    listed[key] = flags
+            seq = targets[position][0]
+            lines.append(template % (seq, uid, flags) if with_uid else template % (seq, flags))
         if lines:
             yield b"".join(lines)
 
