@@ -61,23 +61,25 @@ async def store(ctx: CommandContext, cmd: ast.Store) -> None:
         if items:  # one template per command; a mailbox has few distinct flag lists
             template = b"* %d FETCH (" + b" ".join(items) + b")\r\n"
             recent = view.recent
-            formatted: dict[tuple[frozenset[str], bool], bytes] = {}
+            formatted: dict[frozenset[str], bytes] = {}  # for messages not \Recent
             lines: list[bytes] = []
             for seq, uid in targets:
                 entry = result.get(uid)
                 if entry is None:
                     continue
                 new_flags, modseq = entry
-                values: list[int | bytes] = [seq, uid] if with_uid else [seq]
-                if not silent:
-                    key = (new_flags, uid in recent)
-                    listed = formatted.get(key)
-                    if listed is None:
-                        listed = formatted[key] = format_flags(*_split(new_flags), key[1])
-                    values.append(listed)
+                if silent:  # UNCHANGEDSINCE: UID and MODSEQ only
+                    lines.append(template % (seq, uid, modseq))
+                    continue
+                listed = formatted.get(new_flags) if uid not in recent else None
+                if listed is None:
+                    listed = format_flags(*_split(new_flags), uid in recent)
+                    if uid not in recent:
+                        formatted[new_flags] = listed
                 if condstore:
-                    values.append(modseq)
-                lines.append(template % tuple(values))
+                    lines.append(template % (seq, uid, listed, modseq))
+                else:
+                    lines.append(template % (seq, uid, listed) if with_uid else template % (seq, listed))
                 if len(lines) >= 2000:
                     ctx.raw(b"".join(lines))
                     lines.clear()
