@@ -86,7 +86,8 @@ def main() -> None:
         )
     print(
         f"{len(ham)} ham, {len(spam)} spam, {args.phish} phishing; {report.duplicates} duplicates removed;"
-        f" learnt {report.trained_spam} spam + {report.trained_ham} ham;"
+        f" learnt {report.trained_spam} spam + {report.trained_ham} ham"
+        f" (regression seeded in {report.training_seconds:.1f} s);"
         f" whole run {time.perf_counter() - started:.0f} s"
     )
     print(

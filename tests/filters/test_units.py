@@ -13,7 +13,7 @@ from arobase.filters import learn, linear
 from arobase.filters.bayes import COMBINED_BIAS, Classifier, combine, token_probability
 from arobase.filters.content import extract
 from arobase.filters.phishing import BRAND_DOMAINS, edit_distance, lookalike, skeleton
-from arobase.filters.tokens import hash_token, token_strings, tokens
+from arobase.filters.tokens import hash_token, token_strings, tokens, words
 from arobase.mime import parse_message
 from arobase.services.delivery import prefixed
 
@@ -35,6 +35,11 @@ def test_tokens_ignore_other_filters_headers() -> None:
     assert not any("bogus" in t or "barracuda" in t or "spam-status" in t for t in found)
     assert "h:x-mailer:bulk" in found and "subject:lunch" in found and "from-domain:friends.example" in found
     assert hash_token("a") != hash_token("b") and -(2**63) <= hash_token("a") < 2**63
+
+
+def test_scripts_without_spaces_are_cut_into_character_pairs() -> None:
+    pairs = ["未承", "承諾", "諾広", "広告", "出会", "会い"]
+    assert words("hello 未承諾広告！出会い vip-mailで") == ["hello", *pairs, "vip-mail", "で"]
 
 
 def test_lookalikes() -> None:
