@@ -70,24 +70,28 @@ def train_command(args: argparse.Namespace, config: Config) -> int:
         fail("give --spam and/or --ham")
     with open_store(config) as store:
         account_id = Accounts(store).get(args.account).id if args.account else 0
-        counts = {"learnt": 0, "moved": 0, "known": 0}
-        examples: list[tuple[list[int], bool]] = []  # what the ledger took: the logistic model learns it too
+        messages: dict[str, tuple[list[int], bool]] = {}  # digest -> tokens, label (the last one given wins)
         for paths, is_spam in ((args.spam, True), (args.ham, False)):
-            pending: list[tuple[Pending[str], list[int], bool]] = []
             for path in paths:
                 try:
                     for raw in read_messages(path):
-                        content = extract(raw, parse_message(raw))
-                        digest = hashlib.sha256(raw).hexdigest()
-                        message_tokens = tokens(content)
-                        learnt = store.filter_learn(account_id, digest, message_tokens, is_spam)
-                        pending.append((learnt, message_tokens, is_spam))
-                        if len(pending) >= BATCH:
-                            _settle(pending, counts, examples)
+                        messages[hashlib.sha256(raw).hexdigest()] = (tokens(extract(raw, parse_message(raw))), is_spam)
                 except OSError as e:
                     fail(f"{path}: {e.strerror or e}")
-            _settle(pending, counts, examples)
-        linear.train(store, account_id, examples)
+        # The regression learns what the ledger will take, before the counts change: a running server
+        # keeps the global model in memory until its totals change, and must then read the new weights.
+        linear.train(
+            store,
+            account_id,
+            [item for digest, item in messages.items() if store.filter_trained(account_id, digest) is not item[1]],
+        )
+        counts = {"learnt": 0, "moved": 0, "known": 0}
+        pending: list[Pending[str]] = []
+        for digest, (message_tokens, is_spam) in messages.items():
+            pending.append(store.filter_learn(account_id, digest, message_tokens, is_spam))
+            if len(pending) >= BATCH:
+                _settle(pending, counts)
+        _settle(pending, counts)
         spam, ham = store.filter_totals([account_id])
     print(
         f"learnt {counts['learnt']} messages ({counts['moved']} moved, {counts['known']} already known);"
@@ -96,16 +100,9 @@ def train_command(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-def _settle(
-    pending: list[tuple[Pending[str], list[int], bool]],
-    counts: dict[str, int],
-    examples: list[tuple[list[int], bool]],
-) -> None:
-    for item, message_tokens, is_spam in pending:
-        result = item.wait()
-        counts[result] += 1
-        if result != "known":
-            examples.append((message_tokens, is_spam))
+def _settle(pending: list[Pending[str]], counts: dict[str, int]) -> None:
+    for item in pending:
+        counts[item.wait()] += 1
     pending.clear()
 
 
