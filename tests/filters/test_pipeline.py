@@ -225,3 +225,27 @@ def test_disabled_filters_only_strip_headers(data) -> None:  # type: ignore[no-u
         assert not outcome.content.startswith(b"X-Arobase")
     finally:
         app.close()
+
+
+def test_learning_moves_the_verdict_for_that_account_only_and_relearning_moves_it_back(data) -> None:  # type: ignore[no-untyped-def]
+    from arobase.filters import learn
+
+    app = open_app(data)
+    try:
+        app.filters.trainer.close()  # learning here is explicit, as the webmail buttons do it
+        arthur, pierre = app.accounts.get(ARTHUR), app.accounts.get(PIERRE)
+        train(app)
+        raw = message("Dear reader, the spring catalogue of garden furniture is out: tables, chairs, parasols.\n")
+        before = check(app, raw, arthur, pierre)
+        assert before.mailboxes == {arthur.id: "INBOX", pierre.id: "INBOX"}
+        blob = app.store.put_message(raw)
+        app.store.deliver(blob, [(arthur.id, "INBOX")]).wait()
+        assert learn(app.store, arthur.id, blob.hash, True) == "learnt"
+        spam = check(app, raw, arthur, pierre)
+        assert spam.mailboxes == {arthur.id: "Junk", pierre.id: "INBOX"}
+        assert learn(app.store, arthur.id, blob.hash, False) == "moved"
+        ham = check(app, raw, arthur, pierre)
+        assert ham.mailboxes == {arthur.id: "INBOX", pierre.id: "INBOX"}
+        assert ham.verdicts[arthur.id].bayes < 0.5 < spam.verdicts[arthur.id].bayes  # type: ignore[operator]
+    finally:
+        app.close()
