@@ -193,6 +193,9 @@ def test_system_flag_store_touches_only_targets_that_change(store: Store, alice)
     store.store_flags(inbox.id, [1, 2, 3], ["\\Flagged"], "remove").wait()
     assert store.get_message(inbox.id, 2).flags == {"\\Seen"}  # type: ignore[union-attr]
     store.store_flags(inbox.id, [4], ["$Later"], "add").wait()
+    flagged = store.store_flags(inbox.id, [4, 5], ["\\Flagged"], "add").wait()  # keywords stay, and are reported
+    assert flagged[4][0] == {"\\Seen", "\\Flagged", "$Later"} and flagged[5][0] == {"\\Flagged"}
+    assert store.get_message(inbox.id, 4).flags == {"\\Seen", "\\Flagged", "$Later"}  # type: ignore[union-attr]
     store.store_flags(inbox.id, [4, 5], ["\\Draft"], "replace").wait()  # a keyword goes: not the set-based path
     assert store.get_message(inbox.id, 4).flags == {"\\Draft"}  # type: ignore[union-attr]
     assert store.get_message(inbox.id, 5).flags == {"\\Draft"}  # type: ignore[union-attr]

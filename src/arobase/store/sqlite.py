@@ -797,8 +797,11 @@ class SQLiteStore:
 
         def run(tx: Transaction) -> dict[int, tuple[frozenset[str], int]]:
             box = _mailbox_by_id(tx, mailbox_id)
-            rows = _select_uids(tx, "SELECT uid, flags, keywords, modseq FROM messages", mailbox_id, uids)
-            if keyword_set or (mode == "replace" and any(row[2] for row in rows)):
+            # keywords are read only where some exist: a mailbox without any skips a third of the read
+            with_keywords = _keywords_between(tx, mailbox_id, uids)
+            keywords_column = "keywords" if with_keywords else "''"
+            rows = _select_uids(tx, f"SELECT uid, flags, {keywords_column}, modseq FROM messages", mailbox_id, uids)
+            if keyword_set or (mode == "replace" and with_keywords):
                 changed, unseen_delta, modseq, result = _store_keywords(tx, box, rows, bits, keyword_set, mode)
             else:
                 changed, unseen_delta, modseq, result = _store_system_flags(tx, box, rows, bits, mode)
@@ -1520,6 +1523,17 @@ def _select_uids(tx: Transaction, select: str, mailbox_id: int, uids: Sequence[i
 _Flagged = dict[int, tuple[frozenset[str], int]]
 
 
+def _keywords_between(tx: Transaction, mailbox_id: int, uids: Sequence[int]) -> bool:
+    """Does any message between the lowest and highest of `uids` have keywords? (a FLAGS replace must drop them)"""
+    if not uids:
+        return False
+    row = tx.db.execute(
+        "SELECT 1 FROM messages WHERE mailbox_id = ? AND uid BETWEEN ? AND ? AND keywords != '' LIMIT 1",
+        (mailbox_id, min(uids), max(uids)),
+    ).fetchone()
+    return row is not None
+
+
 def _store_system_flags(
     tx: Transaction, box: Mailbox, rows: list[tuple], bits: int, mode: str
 ) -> tuple[list[int], int, int, _Flagged]:
@@ -1535,21 +1549,21 @@ def _store_system_flags(
         update, condition = "flags = flags & ~?1", "flags & ?1 != 0"
     else:  # replace, with no keywords before or after
         update, condition = "flags = ?1", "flags != ?1"
-    counts = Counter(map(itemgetter(1), rows))
-    new_bits = {old: old | bits if mode == "add" else old & ~bits if mode == "remove" else bits for old in counts}
-    decoded = {old: decode_flags(new, "") for old, new in new_bits.items()}
-    changing = {old for old, new in new_bits.items() if new != old}
+    counts = Counter(map(itemgetter(1, 2), rows))  # (flag bits, keywords) -> messages
+    new_bits = {key: key[0] | bits if mode == "add" else key[0] & ~bits if mode == "remove" else bits for key in counts}
+    decoded = {key: decode_flags(new, key[1]) for key, new in new_bits.items()}
+    changing = {key for key, new in new_bits.items() if new != key[0]}
     if not changing:
-        return [], 0, 0, {uid: (decoded[old], msg_modseq) for uid, old, _, msg_modseq in rows}
+        return [], 0, 0, {uid: (decoded[old, kw], msg_modseq) for uid, old, kw, msg_modseq in rows}
     modseq = _next_modseq(tx, box.account_id)
     tx.db.executemany(
         f"UPDATE messages SET {update}, modseq = ?2 WHERE mailbox_id = ?3 AND uid BETWEEN ?4 AND ?5 AND {condition}",
         [(bits, modseq, box.id, first, last) for first, last in _runs([row[0] for row in rows])],
     )
-    unseen_delta = sum(n * (bool(old & _SEEN) - bool(new_bits[old] & _SEEN)) for old, n in counts.items())
-    changed_value = {old: (decoded[old], modseq) for old in changing}  # one tuple shared per flag set
-    result = {uid: changed_value.get(old) or (decoded[old], msg_modseq) for uid, old, _, msg_modseq in rows}
-    changed = [uid for uid, old, _, _ in rows if old in changing]
+    unseen_delta = sum(n * (bool(key[0] & _SEEN) - bool(new_bits[key] & _SEEN)) for key, n in counts.items())
+    changed_value = {key: (decoded[key], modseq) for key in changing}  # one tuple shared per flag set
+    result = {uid: changed_value.get((old, kw)) or (decoded[old, kw], msg_modseq) for uid, old, kw, msg_modseq in rows}
+    changed = [uid for uid, old, kw, _ in rows if (old, kw) in changing]
     return changed, unseen_delta, modseq, result
 
 
