@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ from arobase.store import (
     Store,
     open_store,
 )
+from arobase.store import sqlite as sqlite_store
 from arobase.store.blobs import BlobStore
 
 
@@ -84,7 +86,9 @@ def test_uids_and_modseqs_strictly_increase_under_concurrent_writers(store: Stor
     assert store.check() == []
 
 
-def test_group_commit_batches_concurrent_deliveries(store: Store, alice) -> None:  # type: ignore[no-untyped-def]
+def test_group_commit_batches_concurrent_deliveries(store: Store, alice, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(sqlite_store, "TEXT_BATCH", 1000)  # counted here: deliveries only, not the
+    monkeypatch.setattr(sqlite_store, "TEXT_DELAY", 60.0)  # writes that index their texts later
     before = store.writer_stats.transactions, store.writer_stats.operations
     blobs = [store.put_message(message(i)) for i in range(300)]
     barrier = threading.Barrier(6)
@@ -316,6 +320,11 @@ CRASH_SCRIPT = textwrap.dedent(
     if mode == "before-commit":  # a large message: its file is written before the commit
         store.put_message(b"Subject: never committed\\r\\n\\r\\n" + b"lost\\r\\n" * 50_000)
         os.kill(os.getpid(), signal.SIGKILL)
+    if mode == "acknowledged":  # killed right after acknowledged deliveries, before their texts are indexed
+        for n in range(5):
+            store.deliver(store.put_message(f"Subject: unindexed {n}\\r\\n\\r\\nbody{n}\\r\\n".encode()),
+                          [(account, "INBOX")]).wait()
+        os.kill(os.getpid(), signal.SIGKILL)
     n = 0
     while True:
         blob = store.put_message(f"Subject: crash {n}\\r\\n\\r\\nbody {n}\\r\\n".encode())
@@ -362,6 +371,59 @@ def test_kill_during_deliveries_loses_nothing_committed(data_dir: Path, config, 
             assert store.read_blob(m.blob) == f"Subject: crash {m.uid - 1}\r\n\r\nbody {m.uid - 1}\r\n".encode()
     finally:
         store.close()
+
+
+def _unindexed(data_dir: Path) -> int:
+    db = sqlite3.connect(data_dir / "store.db")
+    try:
+        return db.execute("SELECT count(*) FROM blobs WHERE id NOT IN (SELECT rowid FROM blob_text)").fetchone()[0]
+    finally:
+        db.close()
+
+
+def test_texts_lost_by_a_crash_are_indexed_at_the_next_open(data_dir: Path, config, alice) -> None:  # type: ignore[no-untyped-def]
+    result = subprocess.run(
+        [sys.executable, "-c", CRASH_SCRIPT, str(data_dir), str(alice.id), "acknowledged"], timeout=60
+    )
+    assert result.returncode == -signal.SIGKILL
+    assert _unindexed(data_dir) > 0  # the texts were only queued in memory
+    store = open_store(config)
+    try:
+        inbox = store.get_mailbox(alice.id, "INBOX")
+        assert inbox.messages == 5  # type: ignore[union-attr]
+        for n in range(5):
+            assert store.search_text(inbox.id, f"body{n}") == [n + 1]  # type: ignore[union-attr]
+            assert store.search_text(inbox.id, f"unindexed {n}", "headers") == [n + 1]  # type: ignore[union-attr]
+    finally:
+        store.close()
+    assert _unindexed(data_dir) == 0
+
+
+def test_texts_are_indexed_in_batches_after_the_commit(data_dir: Path, config, alice, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(sqlite_store, "TEXT_DELAY", 60.0)
+    store = open_store(config)
+    store.blob_grace = 0
+    try:
+        for i in range(3):
+            deliver(store, alice.id, i)
+        assert _unindexed(data_dir) == 3  # acknowledged, not indexed yet
+        inbox = store.get_mailbox(alice.id, "INBOX")
+        assert store.search_text(inbox.id, "hello 2") == [3]  # type: ignore[union-attr]  # a read indexes first
+        assert _unindexed(data_dir) == 0
+        deliver(store, alice.id, 3)
+        store.expunge(inbox.id, [3, 4]).wait()  # type: ignore[union-attr]
+        assert store.sweep().wait() == 2  # the queued text of a removed content is not left in the index
+        db = sqlite3.connect(data_dir / "store.db")
+        assert db.execute("SELECT count(*) FROM blob_text").fetchone()[0] == 2
+        db.close()
+        monkeypatch.setattr(sqlite_store, "TEXT_DELAY", 0.1)
+        deliver(store, alice.id, 4)
+        time.sleep(1)  # indexed without any reader asking
+        assert _unindexed(data_dir) == 0
+        deliver(store, alice.id, 5)
+    finally:
+        store.close()
+    assert _unindexed(data_dir) == 0  # closing indexes what is queued
 
 
 def test_large_messages_live_in_files_small_ones_in_the_commit(store: Store, alice) -> None:  # type: ignore[no-untyped-def]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -46,3 +47,33 @@ def test_log_is_rewound_under_steady_writes(tmp_path: Path, monkeypatch: pytest.
     # every few milliseconds a few dozen.
     assert commits > 100
     assert log_size < commits * FRAME / 3, f"{log_size} bytes of log after {commits} commits"
+
+
+def test_after_callbacks_follow_the_outcome(tmp_path: Path) -> None:
+    """Committed operations hear True in order; rolled-back ones False, latest first."""
+    path = tmp_path / "store.db"
+
+    def connect() -> sqlite3.Connection:
+        return sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+
+    setup = connect()
+    setup.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+    setup.close()
+    heard: list[tuple[str, bool]] = []
+
+    def op(name: str, sql: str) -> Callable[[Transaction], None]:
+        def run(tx: Transaction) -> None:
+            tx.after(lambda committed: heard.append((name + " first", committed)))
+            tx.after(lambda committed: heard.append((name + " second", committed)))
+            tx.db.execute(sql)
+
+        return run
+
+    writer = Writer(connect, lambda changes: None)
+    try:
+        writer.submit(op("ok", "INSERT INTO t (id) VALUES (1)")).wait(10)
+        with pytest.raises(sqlite3.IntegrityError):
+            writer.submit(op("failed", "INSERT INTO t (id) VALUES (1)")).wait(10)
+    finally:
+        writer.close()
+    assert heard == [("ok first", True), ("ok second", True), ("failed second", False), ("failed first", False)]

@@ -266,6 +266,7 @@ def uids_containing(store: SQLiteStore, mailbox_id: int, text: str, field: str =
     """
     if text == "":
         return [uid for (uid,) in _db(store).execute("SELECT uid FROM messages WHERE mailbox_id = ?", (mailbox_id,))]
+    store._text_ready()
     if len(text) >= 3:
         column = _TEXT_COLUMNS[field]
         phrase = '"' + text.replace('"', '""') + '"'
@@ -286,6 +287,7 @@ def header_texts(store: SQLiteStore, mailbox_id: int, containing: str) -> Iterat
     The header text is `Name: value` lines. With three characters or more the trigram index
     narrows the candidates; the caller checks the exact field.
     """
+    store._text_ready()
     db = _db(store)
     if len(containing) >= 3:
         phrase = '"' + containing.replace('"', '""') + '"'

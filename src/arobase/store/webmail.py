@@ -195,6 +195,7 @@ def search(
     """
     if field not in SEARCH_FIELDS:
         raise ValueError(field)
+    store._text_ready()
     db = store._reader()
     if mailbox_id is not None:
         boxes = [mailbox_id] if _owned(db, account_id, mailbox_id) else []

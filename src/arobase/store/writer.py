@@ -56,21 +56,22 @@ class Pending(Generic[T]):
 class Transaction:
     """What a write operation gets: the connection, and a list to report its changes in."""
 
-    __slots__ = ("changes", "db", "deferred")
+    __slots__ = ("afterwards", "changes", "db")
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
         self.changes: list[Change] = []
-        self.deferred: list[tuple[str, tuple[Any, ...]]] = []
+        self.afterwards: list[Callable[[bool], None]] = []
 
-    def defer(self, sql: str, params: tuple[Any, ...]) -> None:
-        """Run `sql` at the end of the batch, in the same commit, if this operation succeeds.
+    def after(self, callback: Callable[[bool], None]) -> None:
+        """Call `callback(committed)` in the writer thread once the batch has committed or failed.
 
-        For full-text indexing: SQLite's FTS5 flushes its pending index data at every savepoint,
-        so inserting row by row would write one index segment per message instead of one per
-        commit.
+        `committed` is False when this operation or the whole batch was rolled back: state kept
+        outside the database (the store's queue of texts to index) follows the commit this way.
+        After a rollback the callbacks run in reverse order, undoing the latest first. They run
+        before anyone is told of the outcome, and must not wait for the writer.
         """
-        self.deferred.append((sql, params))
+        self.afterwards.append(callback)
 
 
 @dataclass(slots=True)
@@ -179,7 +180,7 @@ class Writer:
         if not batch:
             return
         outcomes: list[Outcome] = []
-        deferred: dict[str, list[tuple[Any, ...]]] = {}
+        afterwards: list[Callable[[bool], None]] = []
         try:
             db.execute("BEGIN IMMEDIATE")
             for job in batch:
@@ -191,22 +192,22 @@ class Writer:
                     db.execute("ROLLBACK TO op")
                     db.execute("RELEASE op")
                     outcomes.append((job, False, e, []))
+                    self._run_afterwards(tx.afterwards[::-1], False)
                 else:
                     db.execute("RELEASE op")
                     outcomes.append((job, True, result, tx.changes))
-                    for sql, params in tx.deferred:
-                        deferred.setdefault(sql, []).append(params)
-            for sql, rows in deferred.items():
-                db.executemany(sql, rows)
+                    afterwards.extend(tx.afterwards)
             db.execute("COMMIT")
         except BaseException as e:
             log.exception("store commit failed")
             if db.in_transaction:
                 db.execute("ROLLBACK")
+            self._run_afterwards(afterwards[::-1], False)
             for job in batch:
                 if not job.future.done():
                     job.future.set_exception(e)
             return
+        self._run_afterwards(afterwards, True)
         self.stats.transactions += 1
         self.stats.operations += len(batch)
         if self._wal is None:
@@ -222,6 +223,14 @@ class Writer:
             self._make_durable([outcomes])
         else:
             self._flush_queue.put(outcomes)
+
+    @staticmethod
+    def _run_afterwards(callbacks: list[Callable[[bool], None]], committed: bool) -> None:
+        for callback in callbacks:
+            try:
+                callback(committed)
+            except Exception:
+                log.exception("store after-commit callback failed")
 
     def _flush_loop(self) -> None:
         while True:
