@@ -426,6 +426,21 @@ def test_texts_are_indexed_in_batches_after_the_commit(data_dir: Path, config, a
     assert _unindexed(data_dir) == 0  # closing indexes what is queued
 
 
+def test_a_second_opener_indexing_queued_texts_does_not_break_indexing(data_dir: Path, config, alice) -> None:  # type: ignore[no-untyped-def]
+    store = open_store(config)
+    try:
+        deliver(store, alice.id, 1)
+        assert _unindexed(data_dir) == 1
+        open_store(config).close()  # as the CLI while the server runs: it indexes what it finds unindexed
+        assert _unindexed(data_dir) == 0
+        inbox = store.get_mailbox(alice.id, "INBOX")
+        assert store.search_text(inbox.id, "hello 1") == [1]  # type: ignore[union-attr]  # indexes the same text again
+        deliver(store, alice.id, 2)
+        assert store.search_text(inbox.id, "hello 2") == [2]  # type: ignore[union-attr]
+    finally:
+        store.close()
+
+
 def test_large_messages_live_in_files_small_ones_in_the_commit(store: Store, alice) -> None:  # type: ignore[no-untyped-def]
     small = message(1)
     large = message(2, "x" * (store.inline_max + 1))

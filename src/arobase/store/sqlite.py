@@ -52,7 +52,9 @@ TEXT_BATCH = 256
 """Texts queued for the full-text index that make the writer index them at once, in one transaction."""
 TEXT_DELAY = 0.5
 """Seconds after which a queued text is indexed even when fewer than `TEXT_BATCH` are waiting."""
-_INSERT_TEXT = "INSERT INTO blob_text (rowid, headers, body, attachments) VALUES (?, ?, ?, ?)"
+# OR REPLACE: another process opening the store (the CLI while the server runs) indexes the texts
+# this one still holds queued (see _index_unindexed); both derive the same text from the content.
+_INSERT_TEXT = "INSERT OR REPLACE INTO blob_text (rowid, headers, body, attachments) VALUES (?, ?, ?, ?)"
 _SEPARATE_FIELDS = ("imap_envelope", "imap_body", "imap_bodystructure", "header_text", "body_text")
 _MAILBOX_COLUMNS = (
     "id, account_id, name, special_use, subscribed, selectable, uidvalidity, uidnext,"
