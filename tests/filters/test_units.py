@@ -13,7 +13,7 @@ from arobase.filters import learn, linear
 from arobase.filters.bayes import COMBINED_BIAS, Classifier, combine, token_probability
 from arobase.filters.content import extract
 from arobase.filters.phishing import BRAND_DOMAINS, edit_distance, lookalike, skeleton
-from arobase.filters.tokens import hash_token, token_strings, tokens, words
+from arobase.filters.tokens import char_grams, hash_token, is_char_gram, token_strings, tokens, words
 from arobase.mime import parse_message
 from arobase.services.delivery import prefixed
 
@@ -35,6 +35,17 @@ def test_tokens_ignore_other_filters_headers() -> None:
     assert not any("bogus" in t or "barracuda" in t or "spam-status" in t for t in found)
     assert "h:x-mailer:bulk" in found and "subject:lunch" in found and "from-domain:friends.example" in found
     assert hash_token("a") != hash_token("b") and -(2**63) <= hash_token("a") < 2**63
+
+
+def test_character_grams_are_stable_tagged_and_blind_to_other_filters() -> None:
+    """Byte 4-grams of the raw message: the same numbers in every process (they are stored), headers
+    of other filters (with their continuation lines) left out, and told apart from word tokens."""
+    clean = char_grams(b"Subject: hi\r\n\r\nhello hello")
+    marked = char_grams(b"Subject: hi\r\nX-Spam-Status: Yes,\r\n  score=99\r\n\r\nhello hello")
+    assert marked == clean and len(clean) == len(set(clean))
+    assert int.from_bytes(b"hell") | 0x5A17 << 48 in clean and int.from_bytes(b"o he") | 0x5A17 << 48 in clean
+    assert all(is_char_gram(t) for t in clean) and not is_char_gram(hash_token("hello"))
+    assert char_grams(b"abc") == [] and len(char_grams(b"x" * 10_000)) == 1
 
 
 def test_scripts_without_spaces_are_cut_into_character_pairs() -> None:
@@ -62,6 +73,9 @@ def test_learn_service_counts_a_message_once(app: App) -> None:
     assert learn(app.store, account.id, blob.hash, True) == "known"
     assert learn(app.store, account.id, blob.hash, False) == "moved"
     assert app.store.filter_totals([account.id]) == (0, 1)
+    grams = [t for t in tokens(extract(app.store.read_blob(blob.hash), app.store.parsed(blob.hash))) if is_char_gram(t)]
+    assert grams and not app.store.filter_model_counts([account.id], grams)[1].get(account.id)  # Bayes counts none
+    assert app.store.filter_weights([account.id], grams)[account.id]  # the regression learnt them
 
 
 def test_learning_moves_the_logistic_weights_and_unlearning_moves_them_back(app: App) -> None:

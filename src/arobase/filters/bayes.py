@@ -23,12 +23,13 @@ from dataclasses import dataclass
 
 from ..store import Store
 from .linear import probability
+from .tokens import is_char_gram
 
 UNKNOWN_STRENGTH = 0.45  # Robinson's s: weight of the 0.5 prior
 UNKNOWN_PROB = 0.5  # Robinson's x
 MIN_STRENGTH = 0.1  # tokens with |f - 0.5| below this are ignored
 MAX_DISCRIMINATORS = 400
-GLOBAL_CACHE_MAX = 300_000  # tokens of the global model kept in memory (counts and weights: about 56 MB at most)
+GLOBAL_CACHE_MAX = 1_000_000  # tokens of the global model kept in memory (character grams are most of them)
 STEEPNESS = 12.0  # how fast the mean log-odds of the clues turns into certainty
 COMBINED_BIAS = 0.6  # log-odds added to the average of the two models (calibrated on seeds 1, 11 and 5)
 _CLAMP = 1e-4
@@ -98,7 +99,10 @@ class Classifier:
         models = sorted({0} | {a for a in account_ids if a is not None})
         totals, _ = self.store.filter_model_counts(models, ())
         personal_models = [m for m in models[1:] if totals.get(m, (0, 0)) != (0, 0)]
-        counts = self.store.filter_model_counts(personal_models, tokens)[1] if personal_models else {}
+        counts: dict[int, dict[int, tuple[int, int]]] = {}
+        if personal_models:  # character grams are the regression's alone: no counts to look up
+            counted = [t for t in tokens if not is_char_gram(t)]
+            counts = self.store.filter_model_counts(personal_models, counted)[1]
         weights = self.store.filter_weights(personal_models, tokens) if personal_models else {}
         out: dict[int | None, Classification] = {}
         global_counts: dict[int, tuple[int, int]] | None = None
@@ -144,19 +148,22 @@ class Classifier:
         if totals == (0, 0):
             return {}, {}
         with self._lock:
-            if totals != self._global_totals or len(self._global) > GLOBAL_CACHE_MAX:
+            if totals != self._global_totals or len(self._global_weights) > GLOBAL_CACHE_MAX:
                 self._global, self._global_weights, self._global_totals = {}, {}, totals
             cache, weights = self._global, self._global_weights
-        missing = [t for t in dict.fromkeys(tokens) if t not in cache]
+        unique = dict.fromkeys(tokens)
+        missing = [t for t in unique if t not in weights]  # every token looked up gets a weight, 0.0 if unknown
         if missing:
-            found = self.store.filter_model_counts([0], missing)[1].get(0, {})
+            counted = [t for t in missing if not is_char_gram(t)]  # character grams have no counts
+            found = self.store.filter_model_counts([0], counted)[1].get(0, {}) if counted else {}
             learnt = self.store.filter_weights([0], missing)[0]
-            for token in missing:
+            for token in counted:
                 cache[token] = found.get(token, (0, 0))
+            for token in missing:
                 weights[token] = learnt.get(token, 0.0)
         return (
-            {t: c for t in tokens if (c := cache.get(t, (0, 0))) != (0, 0)},
-            {t: w for t in dict.fromkeys(tokens) if (w := weights.get(t, 0.0))},
+            {t: c for t in unique if (c := cache.get(t, (0, 0))) != (0, 0)},
+            {t: w for t in unique if (w := weights.get(t, 0.0))},
         )
 
     @staticmethod

@@ -13,6 +13,8 @@ import hashlib
 import itertools
 import re
 
+import numpy as np
+
 from ..services.mailauth import organizational_domain
 from .content import Content, url_host
 
@@ -27,6 +29,9 @@ MAX_RECEIVED = 6  # the last relays; older ones are the sender's own plumbing
 _HASHES: dict[str, int] = {}  # token -> hash: words repeat across messages, blake2b costs ~1 µs
 _HASHES_MAX = 200_000
 _MASK = (1 << 64) - 1
+CHAR_GRAM_BYTES = 1000  # bytes of the raw message cut into 4-grams: ranked better than 500, 700, 1,500 or 3,000
+CHAR_GRAM_TAG = 0x5A17  # top 16 bits of a 4-gram's token: the gram's 32 bits below, so no collisions
+_HEADER_NAME = re.compile(rb"^([^:\s]+)\s*:", re.MULTILINE)
 # Prefixes of headers other filters add; their content must not train or sway ours.
 FOREIGN_FILTER_PREFIXES = (
     "x-spam",
@@ -186,8 +191,37 @@ def pair_hash(first: int, second: int) -> int:
     return mixed - (1 << 64) if mixed >= 1 << 63 else mixed
 
 
+def is_char_gram(token: int) -> bool:
+    return token >> 48 == CHAR_GRAM_TAG
+
+
+def char_grams(raw: bytes) -> list[int]:
+    """The distinct overlapping byte 4-grams of the message's first CHAR_GRAM_BYTES, as tokens.
+
+    As in the TREC 2007 spam track (Sculley & Wachman), raw bytes catch what word tokens lose:
+    markup, encodings, header layout. Header lines (and their continuations) written by other
+    filters are left out. Only the logistic model uses them: in Bayes they ranked worse.
+    """
+    end = raw.find(b"\r\n\r\n")
+    if end >= 0:
+        kept, keep = [], True
+        for line in raw[:end].split(b"\r\n"):
+            if line[:1] not in (b" ", b"\t"):
+                name = _HEADER_NAME.match(line)
+                keep = name is None or not is_foreign_filter_header(name.group(1).lower().decode("latin-1"))
+            if keep:
+                kept.append(line)
+        raw = b"\r\n".join(kept) + raw[end : end + CHAR_GRAM_BYTES]
+    data = np.frombuffer(raw[:CHAR_GRAM_BYTES], np.uint8).astype(np.int64)
+    if len(data) < 4:
+        return []
+    grams = data[:-3] << 24 | data[1:-2] << 16 | data[2:-1] << 8 | data[3:]
+    return (np.unique(grams) | (CHAR_GRAM_TAG << 48)).tolist()
+
+
 def tokens(content: Content) -> list[int]:
-    """The distinct hashed tokens of a message."""
+    """The distinct hashed tokens of a message: words, pairs and other tokens, then its character 4-grams."""
     body = [hash_token(w) for w in words(content.text)]
     pairs = [pair_hash(a, b) for a, b in itertools.pairwise(body)]
-    return list(dict.fromkeys(body + pairs + [hash_token(t) for t in _other_tokens(content)]))
+    found = body + pairs + [hash_token(t) for t in _other_tokens(content)]
+    return list(dict.fromkeys(found)) + char_grams(content.raw)
