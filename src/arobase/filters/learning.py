@@ -80,18 +80,15 @@ class Trainer:
             if box is None or box.special_use in _NOT_TRAINING:
                 return
             into_junk = box.special_use == "\\Junk"
-            for uid in change.uids:
-                message = self.store.get_message(change.mailbox_id, uid)
-                if message is None:
-                    continue
+            for digest, trained, action in self.store.training_state(change.account_id, change.mailbox_id, change.uids):
                 if into_junk and self._ours(change.account_id):
                     continue
-                if self._wants(change.account_id, message.blob, into_junk):
-                    result = learn(self.store, change.account_id, message.blob, into_junk)
+                if _wants(trained, action, into_junk):
+                    result = learn(self.store, change.account_id, digest, into_junk)
                     log.info(
                         "account %d: %s learnt as %s (%s)",
                         change.account_id,
-                        message.blob[:12],
+                        digest[:12],
                         "spam" if into_junk else "ham",
                         result,
                     )
@@ -107,11 +104,11 @@ class Trainer:
                 return True
         return False
 
-    def _wants(self, account_id: int, digest: str, into_junk: bool) -> bool:
-        trained = self.store.filter_trained(account_id, digest)
-        if into_junk:
-            return trained is not True
-        if trained is not None:
-            return trained is True
-        verdict = self.store.get_verdict(account_id, digest)
-        return verdict is not None and verdict.action == "junk"
+
+def _wants(trained: bool | None, action: str | None, into_junk: bool) -> bool:
+    """Learn a message added to Junk unless known as spam; one added elsewhere if it was spam or junked."""
+    if into_junk:
+        return trained is not True
+    if trained is not None:
+        return trained is True
+    return action == "junk"

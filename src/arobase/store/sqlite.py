@@ -1265,6 +1265,33 @@ class SQLiteStore:
             db.execute("COMMIT")
         return totals, counts
 
+    def training_state(
+        self, account_id: int, mailbox_id: int, uids: Sequence[int]
+    ) -> list[tuple[str, bool | None, str | None]]:
+        """For messages just added to a mailbox: (content hash, how it was learnt, the pipeline's action).
+
+        The learning thread sees every added message: one query per change instead of three per
+        message keeps it from competing with the APPENDs and deliveries it watches.
+        """
+        wanted = sorted(set(uids))
+        if not wanted:
+            return []
+        rows = (
+            self._reader()
+            .execute(
+                "SELECT m.uid, b.hash, t.is_spam, v.action FROM messages m JOIN blobs b ON b.id = m.blob_id"
+                " LEFT JOIN filter_trained t ON t.account_id = ? AND t.digest = b.hash"
+                " LEFT JOIN filter_verdicts v ON v.account_id = ? AND v.digest = b.hash"
+                " WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid",
+                (account_id, account_id, mailbox_id, wanted[0], wanted[-1]),
+            )
+            .fetchall()
+        )
+        keep = set(wanted)
+        return [
+            (digest, None if spam is None else bool(spam), action) for uid, digest, spam, action in rows if uid in keep
+        ]
+
     def filter_trained(self, account_id: int, digest: str) -> bool | None:
         """How a message was learnt by one model: True spam, False ham, None not at all."""
         row = (
