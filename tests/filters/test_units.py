@@ -48,6 +48,22 @@ def test_character_grams_are_stable_tagged_and_blind_to_other_filters() -> None:
     assert char_grams(b"abc") == [] and len(char_grams(b"x" * 10_000)) == 1
 
 
+def test_character_grams_skip_the_trace_fields_our_delivery_added() -> None:
+    """A message learnt from a mailbox gives the grams it gave when it was judged at the door."""
+    arrived = b"Received: from relay.example ([192.0.2.7])\r\n\tby relay.example; Mon, 2 Nov 2026\r\n"
+    arrived += b"From: a@remote.example\r\nSubject: offer\r\n\r\n" + b"cheap pills today " * 80
+    ours = (
+        b"Return-Path: <a@remote.example>\r\nDelivered-To: u@example.test\r\n"
+        b"Authentication-Results: mx.example.test; spf=pass smtp.mailfrom=remote.example\r\n"
+        b"X-Arobase-Spam: yes\r\n"
+        b"Received: from relay.example ([192.0.2.7])\r\n\tby mx.example.test (Arobase) with ESMTP id 7f3a;\r\n"
+        b"\tThu, 26 Nov 2026 10:00:00 +0000\r\n"
+    )
+    assert char_grams(ours + arrived) == char_grams(arrived)
+    foreign = b"Return-Path: <a@remote.example>\r\n" + arrived  # no Received of ours: nothing is skipped
+    assert char_grams(foreign) != char_grams(arrived)
+
+
 def test_scripts_without_spaces_are_cut_into_character_pairs() -> None:
     pairs = ["未承", "承諾", "諾広", "広告", "出会", "会い"]
     assert words("hello 未承諾広告！出会い vip-mailで") == ["hello", *pairs, "vip-mail", "で"]

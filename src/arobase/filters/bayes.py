@@ -29,7 +29,8 @@ UNKNOWN_STRENGTH = 0.45  # Robinson's s: weight of the 0.5 prior
 UNKNOWN_PROB = 0.5  # Robinson's x
 MIN_STRENGTH = 0.1  # tokens with |f - 0.5| below this are ignored
 MAX_DISCRIMINATORS = 400
-GLOBAL_CACHE_MAX = 1_000_000  # tokens of the global model kept in memory (character grams are most of them)
+GLOBAL_CACHE_MAX = 500_000  # tokens whose global counts are kept in memory (about 70 MB at most)
+GLOBAL_WEIGHTS_MAX = 2_000_000  # the global regression's strongest weights kept in memory (about 200 MB at most)
 STEEPNESS = 12.0  # how fast the mean log-odds of the clues turns into certainty
 COMBINED_BIAS = 0.6  # log-odds added to the average of the two models (calibrated on seeds 1, 11 and 5)
 _CLAMP = 1e-4
@@ -81,10 +82,13 @@ class Classifier:
         # The global model's counts, read once per token: it changes only when an administrator
         # trains it (`arobase filter train`, any process), which changes its totals, read per
         # message; then the copy is dropped. Unknown tokens are kept too, as (0, 0).
+        # Its regression weights are read whole: most tokens of a new message (character grams of
+        # dates and message ids) were never seen, and looking each up cost more than the scoring.
         self._global: dict[int, tuple[int, int]] = {}
-        self._global_weights: dict[int, float] = {}
+        self._global_weights: dict[int, float] | None = None
         self._global_totals: tuple[int, int] | None = None
         self._lock = threading.Lock()
+        self._load_lock = threading.Lock()
 
     def models(self, account_id: int | None) -> list[int]:
         return [0] if account_id is None else [0, account_id]
@@ -148,19 +152,26 @@ class Classifier:
         if totals == (0, 0):
             return {}, {}
         with self._lock:
-            if totals != self._global_totals or len(self._global_weights) > GLOBAL_CACHE_MAX:
-                self._global, self._global_weights, self._global_totals = {}, {}, totals
+            if totals != self._global_totals:
+                self._global, self._global_weights, self._global_totals = {}, None, totals
+            elif len(self._global) > GLOBAL_CACHE_MAX:
+                self._global = {}
             cache, weights = self._global, self._global_weights
+        if weights is None:
+            with self._load_lock:  # one reader loads them; the others wait for its copy
+                with self._lock:
+                    weights = self._global_weights if self._global_totals == totals else None
+                if weights is None:
+                    weights = self.store.filter_strongest_weights(0, GLOBAL_WEIGHTS_MAX)
+                    with self._lock:
+                        if self._global_totals == totals:
+                            self._global_weights = weights
         unique = dict.fromkeys(tokens)
-        missing = [t for t in unique if t not in weights]  # every token looked up gets a weight, 0.0 if unknown
+        missing = [t for t in unique if t not in cache and not is_char_gram(t)]  # character grams have no counts
         if missing:
-            counted = [t for t in missing if not is_char_gram(t)]  # character grams have no counts
-            found = self.store.filter_model_counts([0], counted)[1].get(0, {}) if counted else {}
-            learnt = self.store.filter_weights([0], missing)[0]
-            for token in counted:
-                cache[token] = found.get(token, (0, 0))
+            found = self.store.filter_model_counts([0], missing)[1].get(0, {})
             for token in missing:
-                weights[token] = learnt.get(token, 0.0)
+                cache[token] = found.get(token, (0, 0))
         return (
             {t: c for t in unique if (c := cache.get(t, (0, 0))) != (0, 0)},
             {t: w for t in unique if (w := weights.get(t, 0.0))},

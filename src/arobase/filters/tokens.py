@@ -32,6 +32,8 @@ _MASK = (1 << 64) - 1
 CHAR_GRAM_BYTES = 1000  # bytes of the raw message cut into 4-grams: ranked better than 500, 700, 1,500 or 3,000
 CHAR_GRAM_TAG = 0x5A17  # top 16 bits of a 4-gram's token: the gram's 32 bits below, so no collisions
 _HEADER_NAME = re.compile(rb"^([^:\s]+)\s*:", re.MULTILINE)
+_OWN_TRACE = frozenset({b"return-path", b"delivered-to", b"authentication-results"})
+_OWN_TRACE_FIELDS = 12  # at most this many fields of ours above our Received
 # Prefixes of headers other filters add; their content must not train or sway ours.
 FOREIGN_FILTER_PREFIXES = (
     "x-spam",
@@ -205,7 +207,8 @@ def char_grams(raw: bytes) -> list[int]:
     end = raw.find(b"\r\n\r\n")
     if end >= 0:
         kept, keep = [], True
-        for line in raw[:end].split(b"\r\n"):
+        lines = raw[:end].split(b"\r\n")
+        for line in lines[_own_trace_lines(lines) :]:
             if line[:1] not in (b" ", b"\t"):
                 name = _HEADER_NAME.match(line)
                 keep = name is None or not is_foreign_filter_header(name.group(1).lower().decode("latin-1"))
@@ -217,6 +220,30 @@ def char_grams(raw: bytes) -> list[int]:
         return []
     grams = data[:-3] << 24 | data[1:-2] << 16 | data[2:-1] << 8 | data[3:]
     return (np.unique(grams) | (CHAR_GRAM_TAG << 48)).tolist()
+
+
+def _own_trace_lines(lines: list[bytes]) -> int:
+    """How many header lines on top are the trace fields our own delivery added (0 when none).
+
+    A message learnt from a mailbox carries them (Return-Path, Delivered-To, Authentication-Results,
+    X-Arobase-*, then our Received); the same message judged at the door did not, and they would
+    fill a good part of the bytes cut into grams.
+    """
+    index = 0
+    for _ in range(_OWN_TRACE_FIELDS):
+        name = _HEADER_NAME.match(lines[index]) if index < len(lines) else None
+        if name is None:
+            return 0
+        field_end = index + 1
+        while field_end < len(lines) and lines[field_end][:1] in (b" ", b"\t"):
+            field_end += 1
+        key = name.group(1).lower()
+        if key == b"received":
+            return field_end if b" (Arobase) with " in b" ".join(lines[index:field_end]) else 0
+        if key not in _OWN_TRACE and not key.startswith(b"x-arobase"):
+            return 0
+        index = field_end
+    return 0
 
 
 def tokens(content: Content) -> list[int]:

@@ -1353,6 +1353,15 @@ class SQLiteStore:
             db.execute("COMMIT")
         return weights
 
+    def filter_strongest_weights(self, account_id: int, limit: int) -> dict[int, float]:
+        """One model's `limit` largest logistic weights (by size): the rest weigh little, and count as 0."""
+        rows = self._reader().execute(
+            "SELECT token, weight FROM filter_weights WHERE account_id = ? AND weight != 0"
+            " ORDER BY abs(weight) DESC LIMIT ?",
+            (account_id, limit),
+        )
+        return dict(rows)
+
     def filter_adjust_weights(self, account_id: int, deltas: dict[int, float]) -> Pending[None]:
         """Add `deltas` to one model's logistic weights (the learner computed them from what it read)."""
 
