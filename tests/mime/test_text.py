@@ -106,3 +106,9 @@ def test_preview_skips_attachments_and_attached_messages() -> None:
     assert m.preview == ""
     assert "attached notes" in m.body_text and "forwarded text" in m.body_text
     assert m.has_attachments and m.attachment_names == ["notes.txt"]
+
+
+def test_a_charset_that_is_not_a_name_decodes_as_undeclared() -> None:
+    """Found by the fuzz test: codecs.lookup raises ValueError, not LookupError, on a NUL."""
+    assert decode_bytes(b"caf\xc3\xa9", "\x00") == "café"
+    assert parse_message(b"Content-Type: text/plain; charset=\x00\r\n\r\nhello").body_text.strip() == "hello"

@@ -42,7 +42,7 @@ def _codec(charset: str) -> str | None:
     label = _CHARSET_ALIASES.get(label, label)
     try:
         return codecs.lookup(label).name
-    except LookupError:
+    except (LookupError, ValueError):  # unknown, or not even a name (a NUL in it)
         return None
 
 
