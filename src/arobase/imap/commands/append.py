@@ -15,30 +15,36 @@ from ..wire import ast, responses
 from . import AUTHENTICATED, CommandContext, CommandError, command
 
 
-@command(ast.Append, AUTHENTICATED)
-async def append(ctx: CommandContext, cmd: ast.Append) -> None:
-    store = ctx.app.store
-    limit = ctx.extra["session"].limits.append
+def target_mailbox(ctx: CommandContext, name: str) -> Mailbox:
+    """The mailbox an APPEND or REPLACE stores into; NO [TRYCREATE] when there is none to hold mail."""
     try:
-        box = store.get_mailbox(ctx.account.id, cmd.mailbox)
+        box = ctx.app.store.get_mailbox(ctx.account.id, name)
     except InvalidOperation:
         box = None
     if box is None or not box.selectable:
-        raise CommandError(f"no mailbox {cmd.mailbox}", "TRYCREATE")
-    for message in cmd.messages:
-        if len(message.data) > limit:
-            raise CommandError("message too large", "TOOBIG")
-        if not message.data:
-            raise CommandError("empty message", "CANNOT")
+        raise CommandError(f"no mailbox {name}", "TRYCREATE")
+    return box
+
+
+def check_message(ctx: CommandContext, message: ast.AppendMessage) -> list[str]:
+    """Refuse a message over APPENDLIMIT or empty; returns the flags to store (\\Recent is not the client's)."""
+    if len(message.data) > ctx.extra["session"].limits.append:
+        raise CommandError("message too large", "TOOBIG")
+    if not message.data:
+        raise CommandError("empty message", "CANNOT")
+    return [flag for flag in message.flags if flag.upper() != "\\RECENT"]
+
+
+@command(ast.Append, AUTHENTICATED)
+async def append(ctx: CommandContext, cmd: ast.Append) -> None:
+    store = ctx.app.store
+    box = target_mailbox(ctx, cmd.mailbox)
+    flags = [check_message(ctx, message) for message in cmd.messages]
 
     def submit() -> Pending[tuple[Mailbox, list[int]]]:
         items = [
-            (
-                store.put_message(message.data),
-                [flag for flag in message.flags if flag.upper() != "\\RECENT"],
-                message.internal_date,
-            )
-            for message in cmd.messages
+            (store.put_message(message.data), message_flags, message.internal_date)
+            for message, message_flags in zip(cmd.messages, flags, strict=True)
         ]
         return store.append_many(ctx.account.id, box.name, items)
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 
-from ...store import InvalidOperation
 from ..view import InvalidSequence, selected_view
 from ..wire import ast, responses
 from . import SELECTED, CommandContext, CommandError, command
+from .append import check_message, target_mailbox
 
 
 @command(ast.Replace, SELECTED)
@@ -29,18 +29,9 @@ async def replace(ctx: CommandContext, cmd: ast.Replace) -> None:
     old_uid = targets[0][1]
     store = ctx.app.store
     message = cmd.message
-    if len(message.data) > ctx.extra["session"].limits.append:
-        raise CommandError("message too large", "TOOBIG")
-    if not message.data:
-        raise CommandError("empty message", "CANNOT")
-    try:
-        box = store.get_mailbox(ctx.account.id, cmd.mailbox)
-    except InvalidOperation:
-        box = None
-    if box is None or not box.selectable:
-        raise CommandError(f"no mailbox {cmd.mailbox}", "TRYCREATE")
+    flags = check_message(ctx, message)
+    box = target_mailbox(ctx, cmd.mailbox)
     blob = await asyncio.to_thread(store.put_message, message.data)
-    flags = [flag for flag in message.flags if flag.upper() != "\\RECENT"]
     mailbox, uids = await store.append_many(ctx.account.id, box.name, [(blob, flags, message.internal_date)])
     ctx.untagged(
         b"OK [APPENDUID %d %s] Replacement Message ready" % (mailbox.uidvalidity, responses.sequence_set(uids))
