@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from arobase.cli.main import main
+from arobase.filters.tokens import is_char_gram
 
 from .conftest import ARTHUR, message, open_app
 from .samples import phishing
@@ -38,6 +39,14 @@ def test_train_from_maildir_and_mbox_counts_each_message_once(
     assert "learnt 24 messages" in out and "12 spam and 12 ham" in out
     out = run(data, "filter", "train", "--spam", str(spam_dir), capsys=capsys)
     assert "learnt 0 messages (0 moved, 12 already known)" in out
+    app = open_app(data)
+    try:  # the character grams train the regression only: Bayes counts none of them
+        most_seen = app.store.filter_most_seen(0, 1_000_000)
+        weighted = app.store.filter_strongest_weights(0, 1_000_000)
+        assert most_seen and not any(is_char_gram(token) for token, _, _ in most_seen)
+        assert any(is_char_gram(token) for token, _ in weighted)
+    finally:
+        app.close()
     sample = tmp_path / "sample.eml"
     sample.write_bytes(message(SPAMMY, subject="WIN MONEY NOW"))
     report = json.loads(run(data, "filter", "check", str(sample), "--json", capsys=capsys))

@@ -38,7 +38,7 @@ def names(outcome: Outcome, account: Account) -> set[str]:
 
 def train(app: App, count: int = 12) -> None:
     from arobase.filters.content import extract
-    from arobase.filters.tokens import tokens
+    from arobase.filters.tokens import counted, tokens
     from arobase.mime import parse_message
 
     for i in range(count):
@@ -46,7 +46,7 @@ def train(app: App, count: int = 12) -> None:
         ham = message(f"Hi Arthur, the meeting notes for project {i} are attached to the wiki. Cheers, Pierre\n")
         for raw, is_spam in ((spam, True), (ham, False)):
             tokens_ = tokens(extract(raw, parse_message(raw)))
-            app.store.filter_learn(0, f"{i}-{is_spam}", tokens_, is_spam).wait()
+            app.store.filter_learn(0, f"{i}-{is_spam}", counted(tokens_), is_spam).wait()
 
 
 def test_clean_message_is_delivered_with_headers(app: App) -> None:

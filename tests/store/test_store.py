@@ -25,6 +25,7 @@ from arobase.store import (
     NotFound,
     QuotaExceeded,
     Store,
+    migrate_store,
     open_store,
 )
 from arobase.store import sqlite as sqlite_store
@@ -306,6 +307,27 @@ def test_unmigrated_store_is_refused(tmp_path: Path) -> None:
     db.close()
     with pytest.raises(MigrationRequired, match=r"arobase --data .* migrate"):
         open_store(load(data, environ={}))
+
+
+def test_migration_11_drops_the_character_gram_counts(tmp_path: Path) -> None:
+    """`arobase filter train` used to count 4-grams for Bayes, which never reads them."""
+    from tests.conftest import make_data_dir
+
+    from arobase.filters.tokens import CHAR_GRAM_TAG, hash_token
+
+    data = make_data_dir(tmp_path / "d")
+    gram, word = CHAR_GRAM_TAG << 48 | 0x46726565, hash_token("free")
+    db = sqlite3.connect(data / "store.db")
+    db.executemany("INSERT INTO filter_tokens (account_id, token, spam) VALUES (0, ?, 1)", [(gram,), (word,)])
+    db.execute("PRAGMA user_version = 10")
+    db.commit()
+    db.close()
+    assert migrate_store(data) == [11]
+    store = open_store(load(data, environ={}))
+    try:
+        assert store.filter_most_seen(0, 10) == [(word, 1, 0)]
+    finally:
+        store.close()
 
 
 CRASH_SCRIPT = textwrap.dedent(

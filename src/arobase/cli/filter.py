@@ -18,7 +18,7 @@ from ..filters import Pipeline, linear
 from ..filters.content import extract
 from ..filters.corpus import read_messages
 from ..filters.evaluate import evaluate
-from ..filters.tokens import tokens
+from ..filters.tokens import counted, tokens
 from ..mime import parse_message
 from ..services.accounts import Accounts
 from ..store import Pending, open_store
@@ -88,7 +88,7 @@ def train_command(args: argparse.Namespace, config: Config) -> int:
         counts = {"learnt": 0, "moved": 0, "known": 0}
         pending: list[Pending[str]] = []
         for digest, (message_tokens, is_spam) in messages.items():
-            pending.append(store.filter_learn(account_id, digest, message_tokens, is_spam))
+            pending.append(store.filter_learn(account_id, digest, counted(message_tokens), is_spam))
             if len(pending) >= BATCH:
                 _settle(pending, counts)
         _settle(pending, counts)

@@ -31,7 +31,7 @@ from ..store import Account, migrate_store, open_store
 from . import linear
 from .content import extract
 from .pipeline import Pipeline
-from .tokens import is_char_gram, tokens
+from .tokens import counted, tokens
 
 EVAL_DOMAIN = "evaluation.example"
 CONCURRENCY = 16  # messages judged at once, as concurrent SMTP sessions would
@@ -139,8 +139,7 @@ def evaluate(
             for raw, is_spam in [(m, False) for m in ham_train] + [(m, True) for m in spam_train + phish_train]:
                 message_tokens = tokens(extract(raw, parse_message(raw)))
                 examples.append((message_tokens, is_spam))
-                counted = [t for t in message_tokens if not is_char_gram(t)]  # Bayes counts no character grams
-                pending.append(store.filter_learn(0, hashlib.sha256(raw).hexdigest(), counted, is_spam))
+                pending.append(store.filter_learn(0, hashlib.sha256(raw).hexdigest(), counted(message_tokens), is_spam))
             for item in pending:
                 item.wait()
             started = time.perf_counter()

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from ..store import Change, ChangeKind, NotFound, Store
 from . import linear
 from .content import extract
-from .tokens import is_char_gram, tokens
+from .tokens import counted, tokens
 
 log = logging.getLogger("arobase.filters")
 _NOT_TRAINING = frozenset({"\\Trash", "\\Sent", "\\Drafts"})
@@ -33,8 +33,7 @@ def learn(store: Store, account_id: int, blob_hash: str, is_spam: bool) -> str:
     parsed = store.parsed(blob_hash)
     content = extract(store.read_blob(blob_hash), parsed)
     message_tokens = tokens(content)
-    counted = [t for t in message_tokens if not is_char_gram(t)]  # Bayes counts no character grams
-    result = store.filter_learn(account_id, blob_hash, counted, is_spam).wait()
+    result = store.filter_learn(account_id, blob_hash, counted(message_tokens), is_spam).wait()
     if result != "known":  # the ledger says it was not, or was the other way: the weights follow
         linear.learn(store, account_id, message_tokens, is_spam)
     return result

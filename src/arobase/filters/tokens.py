@@ -12,6 +12,7 @@ import functools
 import hashlib
 import itertools
 import re
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -195,6 +196,11 @@ def pair_hash(first: int, second: int) -> int:
 
 def is_char_gram(token: int) -> bool:
     return token >> 48 == CHAR_GRAM_TAG
+
+
+def counted(message_tokens: Sequence[int]) -> list[int]:
+    """The tokens Bayes counts: all but the character grams, which only the regression reads."""
+    return [t for t in message_tokens if not is_char_gram(t)]
 
 
 def char_grams(raw: bytes) -> list[int]:

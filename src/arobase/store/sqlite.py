@@ -1200,23 +1200,6 @@ class SQLiteStore:
 
     # -- protection (filters) --------------------------------------------------------------
 
-    def filter_counts(self, account_ids: Sequence[int], tokens: Sequence[int]) -> dict[int, tuple[int, int]]:
-        """Summed (spam, ham) counts of `tokens` over the models of `account_ids` (0 = global)."""
-        db = self._reader()
-        found: dict[int, tuple[int, int]] = {}
-        owners = ",".join(str(int(a)) for a in account_ids) or "0"
-        unique = list(dict.fromkeys(tokens))
-        for start in range(0, len(unique), 900):
-            chunk = unique[start : start + 900]
-            marks = ",".join("?" * len(chunk))
-            for token, spam, ham in db.execute(
-                f"SELECT token, sum(spam), sum(ham) FROM filter_tokens WHERE account_id IN ({owners})"
-                f" AND token IN ({marks}) GROUP BY token",
-                chunk,
-            ):
-                found[token] = (int(spam), int(ham))
-        return found
-
     def filter_totals(self, account_ids: Sequence[int]) -> tuple[int, int]:
         """(spam, ham) messages learnt by the models of `account_ids`, summed."""
         owners = ",".join(str(int(a)) for a in account_ids) or "0"
@@ -1353,14 +1336,28 @@ class SQLiteStore:
             db.execute("COMMIT")
         return weights
 
-    def filter_strongest_weights(self, account_id: int, limit: int) -> dict[int, float]:
-        """One model's `limit` largest logistic weights (by size): the rest weigh little, and count as 0."""
-        rows = self._reader().execute(
-            "SELECT token, weight FROM filter_weights WHERE account_id = ? AND weight != 0"
-            " ORDER BY abs(weight) DESC LIMIT ?",
-            (account_id, limit),
+    def filter_most_seen(self, account_id: int, limit: int) -> list[tuple[int, int, int]]:
+        """One model's `limit` most often seen tokens, as (token, spam, ham): the rarest weigh least."""
+        return (
+            self._reader()
+            .execute(
+                "SELECT token, spam, ham FROM filter_tokens WHERE account_id = ? ORDER BY spam + ham DESC LIMIT ?",
+                (account_id, limit),
+            )
+            .fetchall()
         )
-        return dict(rows)
+
+    def filter_strongest_weights(self, account_id: int, limit: int) -> list[tuple[int, float]]:
+        """One model's `limit` largest logistic weights (by size), as (token, weight): the rest count as 0."""
+        return (
+            self._reader()
+            .execute(
+                "SELECT token, weight FROM filter_weights WHERE account_id = ? AND weight != 0"
+                " ORDER BY abs(weight) DESC LIMIT ?",
+                (account_id, limit),
+            )
+            .fetchall()
+        )
 
     def filter_adjust_weights(self, account_id: int, deltas: dict[int, float]) -> Pending[None]:
         """Add `deltas` to one model's logistic weights (the learner computed them from what it read)."""
