@@ -96,10 +96,11 @@ class Pipeline:
         self.clamav: str = settings.clamav
         self.rspamd_url: str = settings.rspamd_url
         self.trainer = Trainer(store)
-        # The checks are pure-Python CPU work, so one thread does them all, one message after the
-        # other. Measured on 2 CPUs (docs/performance.md), two threads contending for the GIL made
-        # each message cost 40 % more CPU and the pipeline slower (227 -> 173 msgs/s). Waiting on
-        # the network (DNS lists, Rspamd, clamd) happens outside it.
+        # The checks are CPU work under the GIL, so one thread does them all, one message after the
+        # other: more threads only contend. bench/filters.py on 2 CPUs, CPU per message: 3.9-5.0 ms
+        # with one thread, 4.5-5.3 with two, 5.8-6.0 with the default pool's six. A document slow to
+        # inspect (bounded by scan_timeout_ms) delays the messages behind it by that much; SMTP
+        # clients wait minutes for their reply. Waiting on DNS lists, Rspamd and clamd happens outside.
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="arobase-filters")
 
     async def _in_worker(self, function: Callable[..., T], *args: object) -> T:
