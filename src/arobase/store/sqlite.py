@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from operator import itemgetter
 from pathlib import Path
+from typing import Any
 
 from ..addressing import domain_display
 from ..mime import ParsedMessage, parse_message
@@ -1338,26 +1339,22 @@ class SQLiteStore:
 
     def filter_most_seen(self, account_id: int, limit: int) -> list[tuple[int, int, int]]:
         """One model's `limit` most often seen tokens, as (token, spam, ham): the rarest weigh least."""
-        return (
-            self._reader()
-            .execute(
-                "SELECT token, spam, ham FROM filter_tokens WHERE account_id = ? ORDER BY spam + ham DESC LIMIT ?",
-                (account_id, limit),
-            )
-            .fetchall()
-        )
+        return self._model_rows("filter_tokens", "token, spam, ham", account_id, "spam + ham", limit)
 
     def filter_strongest_weights(self, account_id: int, limit: int) -> list[tuple[int, float]]:
         """One model's `limit` largest logistic weights (by size), as (token, weight): the rest count as 0."""
-        return (
-            self._reader()
-            .execute(
-                "SELECT token, weight FROM filter_weights WHERE account_id = ? AND weight != 0"
-                " ORDER BY abs(weight) DESC LIMIT ?",
-                (account_id, limit),
-            )
-            .fetchall()
-        )
+        return self._model_rows("filter_weights", "token, weight", account_id, "abs(weight)", limit)
+
+    def _model_rows(self, table: str, columns: str, account_id: int, rank: str, limit: int) -> list[tuple[Any, ...]]:
+        """One model's rows of `table`; only when there are more than `limit` the first by `rank` (sorting costs)."""
+        db = self._reader()
+        db.execute("BEGIN")
+        try:
+            (count,) = db.execute(f"SELECT count(*) FROM {table} WHERE account_id = ?", (account_id,)).fetchone()
+            order = f" ORDER BY {rank} DESC LIMIT {int(limit)}" if count > limit else ""
+            return db.execute(f"SELECT {columns} FROM {table} WHERE account_id = ?{order}", (account_id,)).fetchall()
+        finally:
+            db.execute("COMMIT")
 
     def filter_adjust_weights(self, account_id: int, deltas: dict[int, float]) -> Pending[None]:
         """Add `deltas` to one model's logistic weights (the learner computed them from what it read)."""
