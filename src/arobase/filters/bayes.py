@@ -96,10 +96,11 @@ class Classifier:
         totals, _ = self.store.filter_model_counts(models, ())
         personal_models = [m for m in models[1:] if totals.get(m, (0, 0)) != (0, 0)]
         unique = np.unique(np.asarray(tokens, dtype=np.int64))
+        words = unique[unique >> 48 != CHAR_GRAM_TAG]  # character grams are the regression's alone
         counts: dict[int, dict[int, tuple[int, int]]] = {}
         weights: dict[int, dict[int, float]] = {}
-        if personal_models:  # character grams are the regression's alone: no counts to look up
-            counts = self.store.filter_model_counts(personal_models, unique[unique >> 48 != CHAR_GRAM_TAG].tolist())[1]
+        if personal_models:
+            counts = self.store.filter_model_counts(personal_models, words.tolist())[1]
             weights = self.store.filter_weights(personal_models, unique.tolist())
         out: dict[int | None, Classification] = {}
         known: Probe | None = None
@@ -115,13 +116,13 @@ class Classifier:
                 out[account_id] = out[None]  # nothing learnt of its own: the global model's score
                 continue
             if known is None:
-                known = self._global_model(totals.get(0, (0, 0))).probe(unique)
+                known = self._global_model(totals.get(0, (0, 0))).probe(words, unique)
             spam, ham, summed = known.spam, known.ham, known.weights
             learnt = bool(summed.any())
             for owner in personal:
                 spam, ham, summed = spam.copy(), ham.copy(), summed.copy()
                 for token, (token_spam, token_ham) in counts[owner].items():
-                    at = np.searchsorted(unique, token)
+                    at = np.searchsorted(words, token)
                     spam[at] += token_spam
                     ham[at] += token_ham
                 if weights[owner]:

@@ -28,27 +28,30 @@ WEIGHTS = np.dtype([("token", np.int64), ("weight", np.float64)])
 
 @dataclass(frozen=True, slots=True)
 class Table:
-    """Rows sorted by distinct token; a token that is absent reads as a row of zeros."""
+    """Distinct tokens in order, and columns of values aligned with them; absent tokens read as 0."""
 
-    rows: np.ndarray
+    tokens: np.ndarray
+    columns: dict[str, np.ndarray]
 
     @classmethod
     def of(cls, rows: Sequence[tuple[Any, ...]], dtype: np.dtype) -> Table:
         table = np.array(rows, dtype=dtype)
-        return cls(table[np.argsort(table["token"], kind="stable")])
+        table = table[np.argsort(table["token"], kind="stable")]
+        # Contiguous copies: a binary search over a field of the records would stride through them.
+        names = dtype.names or ()
+        return cls(np.ascontiguousarray(table["token"]), {n: np.ascontiguousarray(table[n]) for n in names[1:]})
 
-    def lookup(self, tokens: np.ndarray) -> np.ndarray:
-        found = np.zeros(len(tokens), self.rows.dtype)
-        if len(self.rows):
-            at = np.minimum(np.searchsorted(self.rows["token"], tokens), len(self.rows) - 1)
-            known = self.rows["token"][at] == tokens
-            found[known] = self.rows[at[known]]
-        return found
+    def lookup(self, tokens: np.ndarray) -> dict[str, np.ndarray]:
+        if not len(self.tokens):
+            return {name: np.zeros(len(tokens), column.dtype) for name, column in self.columns.items()}
+        at = np.minimum(np.searchsorted(self.tokens, tokens), len(self.tokens) - 1)
+        known = self.tokens[at] == tokens
+        return {name: np.where(known, column[at], 0) for name, column in self.columns.items()}
 
 
 @dataclass(frozen=True, slots=True)
 class Probe:
-    """What the model knows of one message's tokens, aligned with them (0 where unknown)."""
+    """What the model knows of one message: counts aligned with its words, weights with all its tokens."""
 
     spam: np.ndarray
     ham: np.ndarray
@@ -67,7 +70,7 @@ class GlobalModel:
             Table.of(store.filter_strongest_weights(0, STRONGEST_MAX), WEIGHTS),
         )
 
-    def probe(self, tokens: np.ndarray) -> Probe:
-        """Counts and weights of `tokens` (int64)."""
-        counts = self.counts.lookup(tokens)
+    def probe(self, words: np.ndarray, tokens: np.ndarray) -> Probe:
+        """Counts of `words` and weights of `tokens` (int64 arrays): Bayes counts no character grams."""
+        counts = self.counts.lookup(words)
         return Probe(counts["spam"], counts["ham"], self.weights.lookup(tokens)["weight"])
