@@ -63,6 +63,7 @@ FILLER = [
 ]
 WORDS = ["secure", "support", "login", "verify", "account", "billing", "service", "update", "help", "id", "online"]
 TLDS = ["com", "net", "info", "online", "xyz", "top", "site", "support", "co", "io"]
+SENT_FROM = 1_767_225_600  # 2026-01-01: dates are drawn from the seed too, so that a seed gives the same bytes
 HOMOGLYPHS = {"a": "а", "e": "е", "o": "о", "p": "р", "c": "с", "i": "і"}
 
 
@@ -101,6 +102,7 @@ def _unrelated(rng: random.Random) -> str:
 def phishing(count: int, seed: int = 7, to: str = "arthur.dupont@example.test") -> list[bytes]:
     """`count` phishing messages (CRLF), reproducible from `seed`."""
     rng = random.Random(seed)
+    details = random.Random(-seed)  # dates and MIME boundaries: their own draws leave the contents as they were
     out = []
     for _ in range(count):
         brand, real = rng.choice(BRANDS)
@@ -112,7 +114,7 @@ def phishing(count: int, seed: int = 7, to: str = "arthur.dupont@example.test") 
         msg["From"] = f'"{name}" <{local}@{sender_domain}>'
         msg["To"] = to
         msg["Subject"] = rng.choice(SUBJECTS).format(brand=brand, n=rng.randint(10000, 99999))
-        msg["Date"] = formatdate()
+        msg["Date"] = formatdate(SENT_FROM + details.randint(0, 300 * 86400))
         msg["Message-ID"] = f"<{rng.getrandbits(64):x}@{sender_domain}>"
         if rng.random() < 0.3:
             msg["Reply-To"] = f"{local}@{_unrelated(rng)}"
@@ -150,5 +152,8 @@ def phishing(count: int, seed: int = 7, to: str = "arthur.dupont@example.test") 
         if rng.random() < 0.1:
             page = f'<html><body><h1>{brand}</h1><form action="{target}"><input type="password"></form></body></html>'
             msg.add_attachment(page.encode(), maintype="text", subtype="html", filename=f"{brand.lower()}-login.html")
+        for part in msg.walk():  # the email package draws boundaries from the unseeded `random`
+            if part.is_multipart():
+                part.set_boundary(f"==={details.getrandbits(64):016x}==")
         out.append(msg.as_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
     return out
