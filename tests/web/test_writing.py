@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from email import message_from_bytes
 from email.policy import default
@@ -155,6 +156,18 @@ def test_live_stream_sends_new_messages_of_the_open_folder_as_rows(
     assert (
         "Fresh &lt;news&gt;" in data["html"] and f'value="{box.id}:2"' in data["html"] and "Already" not in data["html"]
     )
+
+
+def test_live_stream_leaves_no_waiting_task_behind_when_the_browser_goes(client: TestClient, arthur: str) -> None:
+    async def waiting_tasks() -> list[asyncio.Task[object]]:
+        await asyncio.sleep(0.1)  # the stream's cancellation runs its course
+        return [t for t in asyncio.all_tasks() if "Event.wait" in repr(t) and not t.done()]
+
+    with client.stream("GET", "/events") as stream:
+        next(stream.iter_text())
+        assert client.portal is not None
+        assert len(client.portal.call(waiting_tasks)) == 2  # the stream waits for a change or for closing
+    assert client.portal.call(waiting_tasks) == []
 
 
 def test_live_stream_refuses_another_accounts_folder(client: TestClient, mail_app: App, arthur: str) -> None:

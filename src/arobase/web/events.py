@@ -67,9 +67,11 @@ async def stream(request: Request) -> Response:
             while not web.closing.is_set() and ctx.session.id in web.sessions:
                 waiter = asyncio.ensure_future(changed.wait())
                 closer = asyncio.ensure_future(web.closing.wait())
-                done, pending = await asyncio.wait({waiter, closer}, timeout=KEEPALIVE, return_when="FIRST_COMPLETED")
-                for task in pending:
-                    task.cancel()
+                try:
+                    done, _ = await asyncio.wait({waiter, closer}, timeout=KEEPALIVE, return_when="FIRST_COMPLETED")
+                finally:  # also when the browser goes away mid-wait: no task is left pending
+                    waiter.cancel()
+                    closer.cancel()
                 if closer in done:
                     break
                 if changed.is_set():
