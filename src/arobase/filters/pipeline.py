@@ -168,7 +168,7 @@ class Pipeline:
                 recipients=[a.address for a in accounts],
                 hostname=self.hostname,
             )
-        if self.clamav:
+        if self.clamav and content.attachments:
             _merge(findings, await asyncio.to_thread(self._viruses, content))
         return await self._in_worker(
             self._decide, message, content, base, message_tokens, findings, accounts, sender, auth
@@ -323,7 +323,7 @@ class Pipeline:
             return outcome
         content, findings = await self._in_worker(self._inspect, message)
         outcome.parsed = content.parsed
-        if self.clamav:
+        if self.clamav and content.attachments:
             _merge(findings, await asyncio.to_thread(self._viruses, content))
         outcome.findings = [f for fs in findings.values() for f in fs]
         if findings and self.submission_attachments == "reject":
