@@ -13,7 +13,7 @@ from arobase.filters import learn, linear
 from arobase.filters.bayes import COMBINED_BIAS, Classifier, combine, token_probability
 from arobase.filters.content import extract
 from arobase.filters.phishing import BRAND_DOMAINS, edit_distance, lookalike, skeleton
-from arobase.filters.tokens import char_grams, hash_token, is_char_gram, token_strings, tokens, words
+from arobase.filters.tokens import char_grams, hash_token, is_char_gram, sorted_distinct, token_strings, tokens, words
 from arobase.mime import parse_message
 from arobase.services.delivery import prefixed
 
@@ -180,3 +180,13 @@ def test_html_facts_from_one_pass_over_the_tags() -> None:
     ]
     assert (content.forms, content.password_inputs, content.scripts) == (1, 1, 1)
     assert content.hidden_text == "invisible words for the filter"
+
+
+def test_sorted_distinct_is_np_unique() -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    for size in (0, 1, 2, 50, 1300):
+        values = rng.integers(-(2**63), 2**63 - 1, size, dtype=np.int64)
+        values = np.concatenate((values, values[: size // 3]))  # some repeated
+        assert sorted_distinct(values).tolist() == np.unique(values).tolist()

@@ -25,7 +25,7 @@ import numpy as np
 from ..store import Store
 from .global_model import GlobalModel, Probe
 from .linear import probability
-from .tokens import CHAR_GRAM_TAG
+from .tokens import CHAR_GRAM_TAG, sorted_distinct
 
 UNKNOWN_STRENGTH = 0.45  # Robinson's s: weight of the 0.5 prior
 UNKNOWN_PROB = 0.5  # Robinson's x
@@ -95,7 +95,7 @@ class Classifier:
         models = sorted({0} | {a for a in account_ids if a is not None})
         totals, _ = self.store.filter_model_counts(models, ())
         personal_models = [m for m in models[1:] if totals.get(m, (0, 0)) != (0, 0)]
-        unique = np.unique(np.asarray(tokens, dtype=np.int64))
+        unique = sorted_distinct(np.asarray(tokens, dtype=np.int64))
         words = unique[unique >> 48 != CHAR_GRAM_TAG]  # character grams are the regression's alone
         counts: dict[int, dict[int, tuple[int, int]]] = {}
         weights: dict[int, dict[int, float]] = {}

@@ -225,7 +225,13 @@ def char_grams(raw: bytes) -> list[int]:
     if len(data) < 4:
         return []
     grams = data[:-3] << 24 | data[1:-2] << 16 | data[2:-1] << 8 | data[3:]
-    return (np.unique(grams) | (CHAR_GRAM_TAG << 48)).tolist()
+    return (sorted_distinct(grams) | (CHAR_GRAM_TAG << 48)).tolist()
+
+
+def sorted_distinct(values: np.ndarray) -> np.ndarray:
+    """np.unique by sorting: numpy 2's np.unique hashes first, four times slower on a message's tokens."""
+    values = np.sort(values)
+    return values[np.concatenate(([True], values[1:] != values[:-1]))] if len(values) else values
 
 
 def _own_trace_lines(lines: list[bytes]) -> int:
